@@ -1,0 +1,93 @@
+/*
+ * b64.c — strict standard base64 (see b64.h).
+ */
+#include "b64.h"
+
+static const char b64_alphabet[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+size_t b64_encode(char *out, const uint8_t *in, size_t n)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i + 2 < n; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+		out[o++] = b64_alphabet[v >> 18 & 63];
+		out[o++] = b64_alphabet[v >> 12 & 63];
+		out[o++] = b64_alphabet[v >> 6 & 63];
+		out[o++] = b64_alphabet[v & 63];
+	}
+	if (n - i == 1) {
+		uint32_t v = (uint32_t)in[i] << 16;
+		out[o++] = b64_alphabet[v >> 18 & 63];
+		out[o++] = b64_alphabet[v >> 12 & 63];
+		out[o++] = '=';
+		out[o++] = '=';
+	} else if (n - i == 2) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
+		out[o++] = b64_alphabet[v >> 18 & 63];
+		out[o++] = b64_alphabet[v >> 12 & 63];
+		out[o++] = b64_alphabet[v >> 6 & 63];
+		out[o++] = '=';
+	}
+	out[o] = '\0';
+	return o;
+}
+
+static int b64_value(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+long b64_decode(uint8_t *out, size_t cap, const char *in, size_t len)
+{
+	size_t i, o = 0, pad = 0;
+
+	if (len % 4 != 0)
+		return -1;
+	if (len > 0 && in[len - 1] == '=')
+		pad++;
+	if (len > 1 && in[len - 2] == '=')
+		pad++;
+	if ((len / 4) * 3 - pad > cap)
+		return -1;
+	for (i = 0; i < len; i += 4) {
+		int last = (i + 4 == len);
+		int v[4], k;
+		for (k = 0; k < 4; k++) {
+			if (last && k >= 4 - (int)pad) {
+				v[k] = 0;
+				continue;
+			}
+			v[k] = b64_value(in[i + k]);
+			if (v[k] < 0)
+				return -1;
+		}
+		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 |
+			     (uint32_t)v[2] << 6 | (uint32_t)v[3];
+		out[o++] = (uint8_t)(w >> 16);
+		if (last && pad == 2) {
+			if (v[1] & 15) /* non-canonical: stray low bits */
+				return -1;
+			break;
+		}
+		out[o++] = (uint8_t)(w >> 8);
+		if (last && pad == 1) {
+			if (v[2] & 3)
+				return -1;
+			break;
+		}
+		out[o++] = (uint8_t)w;
+	}
+	return (long)o;
+}

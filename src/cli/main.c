@@ -1,0 +1,262 @@
+/*
+ * main.c — the parley command: dispatch and shared helpers.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "checkpoint.h"
+
+static const char cli_help[] =
+	"usage: parley <command> [arguments]\n"
+	"\n"
+	"keys\n"
+	"  parley keygen NAME --out FILE [--cosigner]\n"
+	"\n"
+	"logs (any bytes; each entry at most 65,535 bytes)\n"
+	"  parley log init DB --key KEYFILE\n"
+	"  parley log append DB [FILE...] [--lines]\n"
+	"  parley log checkpoint DB [--size N]\n"
+	"  parley log prove DB INDEX [--size N]\n"
+	"  parley log consistency DB OLD [NEW]\n"
+	"  parley log entry DB INDEX\n"
+	"  parley log export DB DIR\n"
+	"  parley log verify VKEY ENTRYFILE PROOFFILE [--cosigner VKEY]...\n"
+	"  parley log cosign KEYFILE LOGVKEY FILE [--time UNIXSECONDS]\n";
+
+int cli_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("parley: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return CLI_EXIT_FAIL;
+}
+
+int cli_usage(const char *usage)
+{
+	fprintf(stderr, "usage: %s\n", usage);
+	return CLI_EXIT_USAGE;
+}
+
+int cli_parse_u64(const char *s, uint64_t *v)
+{
+	return checkpoint_parse_u64(s, strlen(s), v);
+}
+
+int cli_read_file(const char *path, size_t max, char **bufp, size_t *lenp,
+		  struct perr *e)
+{
+	int fd = strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY | O_CLOEXEC);
+	size_t cap = 4096, len = 0;
+	char *buf;
+
+	*bufp = NULL;
+	if (fd < 0)
+		return perr_set(e, "%s: %s", path, strerror(errno));
+	buf = malloc(cap);
+	if (buf == NULL)
+		goto oom;
+	for (;;) {
+		ssize_t r;
+		if (len + 1 >= cap) {
+			char *nb;
+			if (cap > max + 1) {
+				free(buf);
+				if (fd != 0)
+					close(fd);
+				return perr_set(e, "%s: larger than the %zu-byte limit",
+						strcmp(path, "-") == 0 ? "standard input" : path, max);
+			}
+			cap *= 2;
+			nb = realloc(buf, cap);
+			if (nb == NULL)
+				goto oom;
+			buf = nb;
+		}
+		r = read(fd, buf + len, cap - len - 1);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			perr_set(e, "%s: %s", path, strerror(errno));
+			free(buf);
+			if (fd != 0)
+				close(fd);
+			return -1;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	if (fd != 0)
+		close(fd);
+	if (len > max) {
+		free(buf);
+		return perr_set(e, "%s: %zu bytes, larger than the %zu-byte limit",
+				strcmp(path, "-") == 0 ? "standard input" : path, len, max);
+	}
+	buf[len] = '\0';
+	*bufp = buf;
+	*lenp = len;
+	return 0;
+oom:
+	free(buf);
+	if (fd > 0)
+		close(fd);
+	return perr_set(e, "out of memory");
+}
+
+int cli_write_file(const char *path, const void *buf, size_t len, int mode,
+		   int exclusive, struct perr *e)
+{
+	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+		    (exclusive ? O_EXCL : O_TRUNC);
+	int fd = open(path, flags, mode);
+	const char *p = buf;
+
+	if (fd < 0)
+		return perr_set(e, "%s: %s", path,
+				errno == EEXIST ? "already exists; refusing to overwrite"
+						: strerror(errno));
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			perr_set(e, "%s: %s", path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	if (fsync(fd) != 0 || close(fd) != 0)
+		return perr_set(e, "%s: %s", path, strerror(errno));
+	return 0;
+}
+
+int cli_mkdirs_for(const char *path, struct perr *e)
+{
+	char tmp[4096];
+	size_t i, n = strlen(path);
+
+	if (n >= sizeof tmp)
+		return perr_set(e, "%s: path too long", path);
+	memcpy(tmp, path, n + 1);
+	for (i = 1; i < n; i++) {
+		if (tmp[i] != '/')
+			continue;
+		tmp[i] = '\0';
+		if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+			return perr_set(e, "%s: %s", tmp, strerror(errno));
+		tmp[i] = '/';
+	}
+	return 0;
+}
+
+int cli_load_verifier(const char *arg, struct note_verifier *v, struct perr *e)
+{
+	struct perr first;
+	char *buf;
+	size_t len;
+	int rc;
+
+	if (note_verifier_parse(v, arg, strlen(arg), &first) == 0)
+		return 0;
+	if (access(arg, F_OK) != 0) {
+		/* Not a file: report why the text is not a key. */
+		if (strchr(arg, '+') != NULL)
+			return perr_set(e, "verifier key: %s", first.msg);
+		return perr_set(e, "%s: no such file, and not a verifier key", arg);
+	}
+	if (cli_read_file(arg, NOTE_KEY_TEXT_MAX + 2, &buf, &len, e) != 0)
+		return -1;
+	rc = note_verifier_parse(v, buf, len, e);
+	free(buf);
+	if (rc != 0)
+		return perr_wrap(e, "%s", arg);
+	return 0;
+}
+
+int cli_load_signer(const char *path, struct note_signer *s, struct perr *e)
+{
+	char *buf;
+	size_t len;
+	int rc;
+
+	if (cli_read_file(path, NOTE_KEY_TEXT_MAX + 16, &buf, &len, e) != 0)
+		return -1;
+	rc = note_signer_parse(s, buf, len, e);
+	OPENSSL_cleanse(buf, len);
+	free(buf);
+	if (rc != 0)
+		return perr_wrap(e, "%s", path);
+	return 0;
+}
+
+int cmd_keygen(int argc, char **argv)
+{
+	static const char usage[] = "parley keygen NAME --out FILE [--cosigner]";
+	const char *name = NULL, *out = NULL;
+	struct note_signer s;
+	struct note_verifier v;
+	char text[NOTE_KEY_TEXT_MAX + 2];
+	uint8_t alg = NOTE_ALG_ED25519;
+	struct perr e;
+	int i, rc;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+			out = argv[++i];
+		else if (strcmp(argv[i], "--cosigner") == 0)
+			alg = NOTE_ALG_COSIG;
+		else if (argv[i][0] == '-' && argv[i][1] != '\0')
+			return cli_usage(usage);
+		else if (name == NULL)
+			name = argv[i];
+		else
+			return cli_usage(usage);
+	}
+	if (name == NULL || out == NULL)
+		return cli_usage(usage);
+	if (note_keygen(&s, name, alg, &e) != 0)
+		return cli_fail("%s", e.msg);
+	note_signer_format(&s, text, sizeof text - 1);
+	strcat(text, "\n");
+	rc = cli_write_file(out, text, strlen(text), 0600, 1, &e);
+	OPENSSL_cleanse(text, sizeof text);
+	note_signer_verifier(&s, &v);
+	note_signer_wipe(&s);
+	if (rc != 0)
+		return cli_fail("%s", e.msg);
+	note_verifier_format(&v, text, sizeof text);
+	printf("%s\n", text);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0) {
+		fputs(cli_help, argc < 2 ? stderr : stdout);
+		return argc < 2 ? CLI_EXIT_USAGE : 0;
+	}
+	if (strcmp(argv[1], "keygen") == 0)
+		return cmd_keygen(argc - 1, argv + 1);
+	if (strcmp(argv[1], "log") == 0)
+		return cmd_log(argc - 1, argv + 1);
+	fprintf(stderr, "parley: unknown command \"%s\"\n%s", argv[1], cli_help);
+	return CLI_EXIT_USAGE;
+}

@@ -490,8 +490,9 @@ static int log_cmd_export(int argc, char **argv)
 		rc = cli_fail("%s", e.msg);
 		goto out;
 	}
-	printf("exported %s: %llu entries, %u tile levels, to %s\n",
-	       store_log_origin(c.l), (unsigned long long)size, levels, argv[2]);
+	printf("exported %s: %llu entries, %u tile level%s, to %s\n",
+	       store_log_origin(c.l), (unsigned long long)size, levels,
+	       levels == 1 ? "" : "s", argv[2]);
 out:
 	free(note);
 	free(b.buf);
@@ -544,10 +545,9 @@ static int log_cmd_verify(int argc, char **argv)
 		if (tlogproof_verify(&p, entry, elen, &logkey, cos, ncos, &cp, &e) != 0)
 			rc = cli_fail("proof does not verify: %s", e.msg);
 		else
-			printf("verified: entry %llu of %s (tree size %llu)%s%zu cosignature%s\n",
+			printf("verified: entry %llu of %s (tree size %llu), %zu cosignature%s\n",
 			       (unsigned long long)p.index, cp.origin,
-			       (unsigned long long)cp.size, ncos ? ", " : ", ", ncos,
-			       ncos == 1 ? "" : "s");
+			       (unsigned long long)cp.size, ncos, ncos == 1 ? "" : "s");
 		tlogproof_free(&p);
 	}
 	free(entry);

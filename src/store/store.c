@@ -57,6 +57,7 @@ struct store_log {
 struct store {
 	sqlite3 *db;
 	int in_tx;
+	int tx_failed;     /* an append failed inside the open transaction */
 	struct store_log *logs;
 	struct store_cache_slot *cache[STORE_CACHE_SLOTS];
 	sqlite3_stmt *st_ins_entry, *st_put_tile, *st_get_tile, *st_set_size,
@@ -492,6 +493,7 @@ int store_begin(struct store *s, struct perr *e)
 	if (store_exec(s, "BEGIN IMMEDIATE", e) != 0)
 		return -1;
 	s->in_tx = 1;
+	s->tx_failed = 0;
 	return 0;
 }
 
@@ -511,6 +513,10 @@ int store_commit(struct store *s, struct perr *e)
 {
 	if (!s->in_tx)
 		return perr_set(e, "no transaction is open");
+	if (s->tx_failed) {
+		store_rollback(s);
+		return perr_set(e, "an append failed in this transaction; it was rolled back");
+	}
 	if (store_exec(s, "COMMIT", e) != 0) {
 		store_rollback(s);
 		return -1;
@@ -522,10 +528,17 @@ int store_commit(struct store *s, struct perr *e)
 void store_rollback(struct store *s)
 {
 	struct perr ig;
+	size_t i;
 
 	if (!sqlite3_get_autocommit(s->db))
 		store_exec(s, "ROLLBACK", &ig);
 	s->in_tx = 0;
+	s->tx_failed = 0;
+	/* A full tile written and read inside the abandoned transaction may
+	 * sit in the cache: forget them all. */
+	for (i = 0; i < STORE_CACHE_SLOTS; i++)
+		if (s->cache[i] != NULL)
+			s->cache[i]->key = 0;
 	store_reload_all(s);
 }
 
@@ -599,6 +612,8 @@ int store_append(struct store_log *l, const void *const *entries,
 	unsigned L;
 	int own = !s->in_tx;
 
+	if (s->tx_failed)
+		return perr_set(e, "an earlier append failed in this transaction; roll it back");
 	for (i = 0; i < n; i++)
 		if (lens[i] > STORE_ENTRY_MAX)
 			return perr_set(e, "entry %zu of the batch is %zu bytes, over the "
@@ -652,10 +667,9 @@ fail:
 	if (own) {
 		store_rollback(s);
 	} else {
-		/* The caller's transaction is now unusable; it must roll back. */
-		struct perr ig;
-		if (store_log_read_size(l, &ig) == 0)
-			store_log_load(l, &ig);
+		/* The caller's transaction is now unusable: store_commit will
+		 * refuse it and roll back. */
+		s->tx_failed = 1;
 	}
 	return -1;
 }

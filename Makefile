@@ -32,6 +32,9 @@ HDRS     := $(wildcard src/*/*.h tests/*/*.h)
 
 FUZZ_SECONDS ?= 20
 
+# Keep test objects between builds (they are intermediates of pattern rules).
+.SECONDARY:
+
 .PHONY: all deps test test-rel test-asan bench demo fuzz clean
 
 all: deps bin/parley

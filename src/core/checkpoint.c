@@ -65,8 +65,8 @@ int checkpoint_parse(struct checkpoint *c, const char *text, size_t len,
 	if (n < 0)
 		return perr_set(e, "checkpoint: missing size line");
 	if (checkpoint_parse_u64(p, (size_t)n, &c->size) != 0)
-		return perr_set(e, "checkpoint: size \"%.24s\" is not a decimal number "
-				"without leading zeros", n > 0 ? p : "");
+		return perr_set(e, "checkpoint: size \"%.*s\" is not a decimal number "
+				"without leading zeros", (int)(n < 24 ? n : 24), p);
 	p += n + 1;
 	/* root */
 	n = checkpoint_line(p, end);
@@ -100,8 +100,11 @@ long checkpoint_format(const struct checkpoint *c, char *buf, size_t cap,
 	size_t i, off;
 	int w;
 
-	if (c->origin[0] == '\0' || strchr(c->origin, '\n') != NULL)
-		return perr_set(e, "checkpoint: invalid origin");
+	for (i = 0; c->origin[i] != '\0'; i++)
+		if ((unsigned char)c->origin[i] < 0x20 || c->origin[i] == 0x7f)
+			return perr_set(e, "checkpoint: control character in origin");
+	if (i == 0)
+		return perr_set(e, "checkpoint: empty origin");
 	b64_encode(root, c->root, MERKLE_HASH);
 	w = snprintf(buf, cap, "%s\n%llu\n%s\n", c->origin,
 		     (unsigned long long)c->size, root);

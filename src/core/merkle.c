@@ -34,16 +34,22 @@ void merkle_node_hash(merkle_hash out, const merkle_hash left,
 		      const merkle_hash right)
 {
 	uint8_t buf[1 + 2 * MERKLE_HASH];
+	SHA256_CTX c;
 
 	buf[0] = 0x01;
 	memcpy(buf + 1, left, MERKLE_HASH);
 	memcpy(buf + 1 + MERKLE_HASH, right, MERKLE_HASH);
-	SHA256(buf, sizeof buf, out);
+	SHA256_Init(&c);
+	SHA256_Update(&c, buf, sizeof buf);
+	SHA256_Final(out, &c);
 }
 
 void merkle_empty_root(merkle_hash out)
 {
-	SHA256((const uint8_t *)"", 0, out);
+	SHA256_CTX c;
+
+	SHA256_Init(&c);
+	SHA256_Final(out, &c);
 }
 
 /* Largest power of two strictly less than n (n >= 2). */

@@ -207,8 +207,6 @@ static size_t note_trim(const char *text, size_t len)
 {
 	if (len > 0 && text[len - 1] == '\n')
 		len--;
-	if (len > 0 && text[len - 1] == '\r')
-		len--;
 	return len;
 }
 

@@ -80,8 +80,9 @@ void note_signer_wipe(struct note_signer *s);
 void note_signer_verifier(const struct note_signer *s,
 			  struct note_verifier *v);
 
-/* Text forms.  Parsing accepts surrounding whitespace only when trim is
- * set (key files end in a newline); the key itself is strict. */
+/* Text forms.  Parsing accepts one trailing newline (key files end in
+ * one) and, like golang.org/x/mod/sumdb/note, upper- or lower-case hex in
+ * the key ID; formatting always writes lower case. */
 int note_signer_parse(struct note_signer *s, const char *text, size_t len,
 		      struct perr *e);
 int note_verifier_parse(struct note_verifier *v, const char *text,

@@ -9,9 +9,8 @@
 /* size >> (8 * level) without undefined shifts past 63 bits. */
 static uint64_t tile_base(uint64_t size, unsigned level)
 {
-	unsigned shift = TILE_HEIGHT * level;
-
-	return shift >= 64 ? 0 : size >> shift;
+	/* 8 levels of 8 bits cover every 64-bit size */
+	return level >= 8 ? 0 : size >> (TILE_HEIGHT * level);
 }
 
 uint64_t tile_count(uint64_t size, unsigned level)

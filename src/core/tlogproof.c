@@ -51,6 +51,11 @@ int tlogproof_parse(struct tlogproof *p, const char *text, size_t len,
 		if (p->extra == NULL)
 			return perr_set(e, "out of memory");
 		dn = b64_decode(p->extra, b + 1, s + 6, b);
+		if (dn > TLOGPROOF_EXTRA_MAX) {
+			tlogproof_free(p);
+			return perr_set(e, "tlog-proof: extra data over %d bytes",
+					TLOGPROOF_EXTRA_MAX);
+		}
 		if (dn < 0) {
 			tlogproof_free(p);
 			return perr_set(e, "tlog-proof: extra data is not valid base64");

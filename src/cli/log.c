@@ -190,13 +190,21 @@ static int log_append(int argc, char **argv)
 				break;
 			}
 			if (n == cap) {
-				cap = cap ? cap * 2 : 1024;
-				bufs = realloc(bufs, cap * sizeof *bufs);
-				lens = realloc(lens, cap * sizeof *lens);
-				if (bufs == NULL || lens == NULL) {
+				size_t ncap = cap ? cap * 2 : 1024;
+				char **nb = realloc(bufs, ncap * sizeof *bufs);
+				size_t *nl2;
+				if (nb == NULL) {
 					rc = cli_fail("out of memory");
 					break;
 				}
+				bufs = nb;
+				nl2 = realloc(lens, ncap * sizeof *lens);
+				if (nl2 == NULL) {
+					rc = cli_fail("out of memory");
+					break;
+				}
+				lens = nl2;
+				cap = ncap;
 			}
 			bufs[n] = p;
 			lens[n] = ll;

@@ -33,14 +33,26 @@ static const char cli_help[] =
 	"  parley log verify VKEY ENTRYFILE PROOFFILE [--cosigner VKEY]...\n"
 	"  parley log cosign KEYFILE LOGVKEY FILE [--time UNIXSECONDS]\n";
 
+/* Errors are one line: control characters that came from user input (a
+ * name, a path, an argument) are written escaped, never raw. */
 int cli_fail(const char *fmt, ...)
 {
+	char msg[2048];
+	const unsigned char *p;
 	va_list ap;
 
-	fputs("parley: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	fputs("parley: ", stderr);
+	for (p = (const unsigned char *)msg; *p != '\0'; p++) {
+		if (*p == '\n')
+			fputs("\\n", stderr);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(stderr, "\\x%02x", *p);
+		else
+			fputc(*p, stderr);
+	}
 	fputc('\n', stderr);
 	return CLI_EXIT_FAIL;
 }
@@ -257,6 +269,6 @@ int main(int argc, char **argv)
 		return cmd_keygen(argc - 1, argv + 1);
 	if (strcmp(argv[1], "log") == 0)
 		return cmd_log(argc - 1, argv + 1);
-	fprintf(stderr, "parley: unknown command \"%s\"\n%s", argv[1], cli_help);
+	cli_fail("unknown command \"%s\" (parley help lists the commands)", argv[1]);
 	return CLI_EXIT_USAGE;
 }

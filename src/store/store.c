@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -124,11 +125,23 @@ int store_open(struct store **sp, const char *path, int create,
 		return perr_set(e, "out of memory");
 	if (sqlite3_open_v2(path, &s->db, flags, vfs) != SQLITE_OK) {
 		perr_set(e, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
-		store_close(s);
-		return -1;
+		goto fail;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_timeout(s->db, 10000);
+	if (!create) {
+		/* Check what the file is before changing anything in it. */
+		char *v = NULL;
+		size_t vl;
+		struct perr ig;
+		if (store_meta_get(s, "schema", &v, &vl, &ig) != 0 ||
+		    strcmp(v, STORE_SCHEMA) != 0) {
+			free(v);
+			perr_set(e, "%s: not a parley store", path);
+			goto fail;
+		}
+		free(v);
+	}
 	/* DESIGN: WAL, synchronous=FULL: a commit is synced before it returns. */
 	if (store_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", e) != 0)
 		goto fail;
@@ -144,17 +157,6 @@ int store_open(struct store **sp, const char *path, int create,
 			"INSERT INTO meta VALUES('schema', '" STORE_SCHEMA "');"
 			"COMMIT;", e) != 0)
 			goto fail;
-	} else {
-		char *v = NULL;
-		size_t vl;
-		struct perr ig;
-		if (store_meta_get(s, "schema", &v, &vl, &ig) != 0 ||
-		    strcmp(v, STORE_SCHEMA) != 0) {
-			free(v);
-			perr_set(e, "%s: not a parley store", path);
-			goto fail;
-		}
-		free(v);
 	}
 	if (store_prepare(s, &s->st_ins_entry, "INSERT INTO entries(k, data) VALUES(?, ?)", e) ||
 	    store_prepare(s, &s->st_put_tile,
@@ -169,6 +171,15 @@ int store_open(struct store **sp, const char *path, int create,
 	return 0;
 fail:
 	store_close(s);
+	if (create) {
+		/* Leave nothing behind, so that the create can be retried. */
+		char aux[4096];
+		unlink(path);
+		snprintf(aux, sizeof aux, "%s-wal", path);
+		unlink(aux);
+		snprintf(aux, sizeof aux, "%s-shm", path);
+		unlink(aux);
+	}
 	return -1;
 }
 
@@ -250,6 +261,17 @@ int store_log_create(struct store *s, const char *origin, struct perr *e)
 	sqlite3_stmt *st;
 	int rc;
 
+	/* Log ids are packed into entry and tile keys (see the schema). */
+	if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(id), 0) FROM logs", -1, &st,
+			       NULL) != SQLITE_OK)
+		return store_sqlerr(s, e, "database");
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW &&
+	    (uint64_t)sqlite3_column_int64(st, 0) + 1 >= STORE_MAX_LOGS) {
+		sqlite3_finalize(st);
+		return perr_set(e, "the store holds its maximum number of logs");
+	}
+	sqlite3_finalize(st);
 	if (sqlite3_prepare_v2(s->db, "INSERT INTO logs(origin) VALUES(?)", -1, &st,
 			       NULL) != SQLITE_OK)
 		return store_sqlerr(s, e, "database");

@@ -39,5 +39,8 @@ int cli_load_signer(const char *path, struct note_signer *s, struct perr *e);
 
 int cmd_keygen(int argc, char **argv);
 int cmd_log(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_card(int argc, char **argv);
+int cmd_peer(int argc, char **argv);
 
 #endif

@@ -31,7 +31,13 @@ static const char cli_help[] =
 	"  parley log entry DB INDEX\n"
 	"  parley log export DB DIR\n"
 	"  parley log verify VKEY ENTRYFILE PROOFFILE [--cosigner VKEY]...\n"
-	"  parley log cosign KEYFILE LOGVKEY FILE [--time UNIXSECONDS]\n";
+	"  parley log cosign KEYFILE LOGVKEY FILE [--time UNIXSECONDS]\n"
+	"\n"
+	"nodes\n"
+	"  parley init DIR --name NAME --listen HOST:PORT [--listen HOST:PORT]...\n"
+	"              [--advertise HOST:PORT]... --api HOST:PORT\n"
+	"  parley card DIR\n"
+	"  parley peer add DIR CARDFILE [--addr HOST:PORT]...\n";
 
 /* Errors are one line: control characters that came from user input (a
  * name, a path, an argument) are written escaped, never raw. */
@@ -269,6 +275,12 @@ int main(int argc, char **argv)
 		return cmd_keygen(argc - 1, argv + 1);
 	if (strcmp(argv[1], "log") == 0)
 		return cmd_log(argc - 1, argv + 1);
+	if (strcmp(argv[1], "init") == 0)
+		return cmd_init(argc - 1, argv + 1);
+	if (strcmp(argv[1], "card") == 0)
+		return cmd_card(argc - 1, argv + 1);
+	if (strcmp(argv[1], "peer") == 0)
+		return cmd_peer(argc - 1, argv + 1);
 	cli_fail("unknown command \"%s\" (parley help lists the commands)", argv[1]);
 	return CLI_EXIT_USAGE;
 }

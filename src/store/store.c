@@ -145,6 +145,11 @@ int store_open(struct store **sp, const char *path, int create,
 	/* DESIGN: WAL, synchronous=FULL: a commit is synced before it returns. */
 	if (store_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", e) != 0)
 		goto fail;
+	/* Reads through a memory map spare a pread copy per page: proofs at
+	 * 10^7 entries read one uncached tile each (bench/log: +45%).  It
+	 * changes how pages are read, not how commits are synced. */
+	if (store_exec(s, "PRAGMA mmap_size=2147418112;", e) != 0)
+		goto fail;
 	if (create) {
 		if (store_exec(s,
 			"BEGIN;"
@@ -205,6 +210,11 @@ void store_close(struct store *s)
 	sqlite3_finalize(s->st_range);
 	sqlite3_close(s->db);
 	free(s);
+}
+
+struct sqlite3 *store_sqlite(struct store *s)
+{
+	return s->db;
 }
 
 int store_meta_set(struct store *s, const char *key, const void *val,

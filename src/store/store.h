@@ -31,6 +31,7 @@
 
 struct store;
 struct store_log;
+struct sqlite3;
 
 /* Opens (or with create, creates) the database at path.  vfs is an SQLite
  * VFS name or NULL for the default (tests pass a shim that watches syncs).
@@ -38,6 +39,10 @@ struct store_log;
 int store_open(struct store **s, const char *path, int create,
 	       const char *vfs, struct perr *e);
 void store_close(struct store *s);
+
+/* The SQLite connection, for modules that keep their own tables in the
+ * same database and transactions (the node's delivery state, peers). */
+struct sqlite3 *store_sqlite(struct store *s);
 
 /* Key-value settings of the database (for example the log's signer key). */
 int store_meta_set(struct store *s, const char *key, const void *val,

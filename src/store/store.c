@@ -356,6 +356,21 @@ static int store_load_tile(struct store_log *l, unsigned level, uint64_t n,
 	return ok;
 }
 
+static int store_push(struct store_log *l, unsigned L, const merkle_hash h,
+		      struct perr *e);
+
+/* store_entries callback: re-adds one entry's leaf hash to the level-0
+ * edge tile (which never fills here: at most 255 entries). */
+static int store_rehash(void *ctx, uint64_t idx, const uint8_t *data, size_t len)
+{
+	struct store_log *l = ctx;
+	merkle_hash h;
+
+	(void)idx;
+	merkle_leaf_hash(h, data, len);
+	return store_push(l, 0, h, NULL) != 0 ? -1 : 0;
+}
+
 /* Loads the right-edge tiles for the log's current size. */
 static int store_log_load(struct store_log *l, struct perr *e)
 {
@@ -372,6 +387,16 @@ static int store_log_load(struct store_log *l, struct perr *e)
 		t->n = b / TILE_WIDTH;
 		t->width = 0;
 		l->nlevels = L + 1;
+		if (L == 0 && b % TILE_WIDTH != 0) {
+			/* The partial level-0 tile is not stored (rewriting up to
+			 * 16 KiB at every commit would multiply what small batches
+			 * write): rebuild it from its at most 255 entries. */
+			if (store_entries(l, l->size - b % TILE_WIDTH, l->size,
+					  store_rehash, l, e) != 0)
+				return -1;
+			l->dirty = 0;
+			continue;
+		}
 		if (b % TILE_WIDTH != 0) {
 			unsigned w;
 			if (store_load_tile(l, L, t->n, t->h, &w, e) != 0)
@@ -677,7 +702,9 @@ int store_append(struct store_log *l, const void *const *entries,
 		if (store_push(l, 0, h, e) != 0)
 			goto fail;
 	}
-	for (L = 0; L < l->nlevels; L++)
+	/* Partial tiles above level 0 change once per 256 entries; the
+	 * partial level-0 tile is rebuilt from the entries at open. */
+	for (L = 1; L < l->nlevels; L++)
 		if ((l->dirty & (1u << L)) && l->edge[L].width > 0 &&
 		    store_write_tile(l, L, &l->edge[L], e) != 0)
 			goto fail;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "file.h"
 #include "note.h"
 
 #define CLI_EXIT_FAIL 1
@@ -19,13 +20,6 @@
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_usage(const char *usage);
 
-/* Reads a whole file (or stdin for "-") of at most max bytes into a malloc'd
- * NUL-terminated buffer.  A larger file is an error naming the limit. */
-int cli_read_file(const char *path, size_t max, char **buf, size_t *len,
-		  struct perr *e);
-/* Writes a file with the given mode; O_EXCL when exclusive. */
-int cli_write_file(const char *path, const void *buf, size_t len, int mode,
-		   int exclusive, struct perr *e);
 /* Creates every directory leading to path (like mkdir -p of dirname). */
 int cli_mkdirs_for(const char *path, struct perr *e);
 

@@ -176,7 +176,7 @@ static int log_append(int argc, char **argv)
 		size_t len, n = 0, cap = 0;
 		char **bufs = NULL;
 		size_t *lens = NULL;
-		if (cli_read_file("-", (size_t)1 << 34, &buf, &len, &e) != 0) {
+		if (file_read("-", (size_t)1 << 34, 0, &buf, &len, &e) != 0) {
 			rc = cli_fail("%s", e.msg);
 			goto out;
 		}
@@ -227,7 +227,7 @@ static int log_append(int argc, char **argv)
 			rc = cli_fail("out of memory");
 		} else {
 			for (i = 0; i < n && rc == 0; i++)
-				if (cli_read_file(nfiles ? files[i] : "-", STORE_ENTRY_MAX,
+				if (file_read(nfiles ? files[i] : "-", STORE_ENTRY_MAX, 0,
 						  &bufs[i], &lens[i], &e) != 0)
 					rc = cli_fail("%s (a log entry is at most %d bytes); nothing "
 						      "was appended", e.msg, STORE_ENTRY_MAX);
@@ -442,7 +442,7 @@ static int log_export_file(const char *dir, const char *rel, const void *buf,
 		return perr_set(e, "%s: path too long", dir);
 	if (cli_mkdirs_for(path, e) != 0)
 		return -1;
-	return cli_write_file(path, buf, len, 0644, 0, e);
+	return file_write(path, buf, len, 0644, 0, e);
 }
 
 static int log_cmd_export(int argc, char **argv)
@@ -541,9 +541,9 @@ static int log_cmd_verify(int argc, char **argv)
 		return cli_usage(usage);
 	if (cli_load_verifier(pos[0], &logkey, &e) != 0)
 		return cli_fail("log %s", e.msg);
-	if (cli_read_file(pos[1], STORE_ENTRY_MAX, &entry, &elen, &e) != 0)
+	if (file_read(pos[1], STORE_ENTRY_MAX, 0, &entry, &elen, &e) != 0)
 		return cli_fail("%s", e.msg);
-	if (cli_read_file(pos[2], TLOGPROOF_MAX_SIZE, &ptext, &plen, &e) != 0) {
+	if (file_read(pos[2], TLOGPROOF_MAX_SIZE, 0, &ptext, &plen, &e) != 0) {
 		free(entry);
 		return cli_fail("%s", e.msg);
 	}
@@ -612,7 +612,7 @@ static int log_cmd_cosign(int argc, char **argv)
 		note_signer_wipe(&k);
 		return cli_fail("log %s", e.msg);
 	}
-	if (cli_read_file(pos[2], TLOGPROOF_MAX_SIZE, &text, &len, &e) != 0) {
+	if (file_read(pos[2], TLOGPROOF_MAX_SIZE, 0, &text, &len, &e) != 0) {
 		note_signer_wipe(&k);
 		return cli_fail("%s", e.msg);
 	}

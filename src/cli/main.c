@@ -74,96 +74,7 @@ int cli_parse_u64(const char *s, uint64_t *v)
 	return checkpoint_parse_u64(s, strlen(s), v);
 }
 
-int cli_read_file(const char *path, size_t max, char **bufp, size_t *lenp,
-		  struct perr *e)
-{
-	int fd = strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY | O_CLOEXEC);
-	size_t cap = 4096, len = 0;
-	char *buf;
 
-	*bufp = NULL;
-	if (fd < 0)
-		return perr_set(e, "%s: %s", path, strerror(errno));
-	buf = malloc(cap);
-	if (buf == NULL)
-		goto oom;
-	for (;;) {
-		ssize_t r;
-		if (len + 1 >= cap) {
-			char *nb;
-			if (cap > max + 1) {
-				free(buf);
-				if (fd != 0)
-					close(fd);
-				return perr_set(e, "%s: larger than the %zu-byte limit",
-						strcmp(path, "-") == 0 ? "standard input" : path, max);
-			}
-			cap *= 2;
-			nb = realloc(buf, cap);
-			if (nb == NULL)
-				goto oom;
-			buf = nb;
-		}
-		r = read(fd, buf + len, cap - len - 1);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			perr_set(e, "%s: %s", path, strerror(errno));
-			free(buf);
-			if (fd != 0)
-				close(fd);
-			return -1;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	if (fd != 0)
-		close(fd);
-	if (len > max) {
-		free(buf);
-		return perr_set(e, "%s: %zu bytes, larger than the %zu-byte limit",
-				strcmp(path, "-") == 0 ? "standard input" : path, len, max);
-	}
-	buf[len] = '\0';
-	*bufp = buf;
-	*lenp = len;
-	return 0;
-oom:
-	free(buf);
-	if (fd > 0)
-		close(fd);
-	return perr_set(e, "out of memory");
-}
-
-int cli_write_file(const char *path, const void *buf, size_t len, int mode,
-		   int exclusive, struct perr *e)
-{
-	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
-		    (exclusive ? O_EXCL : O_TRUNC);
-	int fd = open(path, flags, mode);
-	const char *p = buf;
-
-	if (fd < 0)
-		return perr_set(e, "%s: %s", path,
-				errno == EEXIST ? "already exists; refusing to overwrite"
-						: strerror(errno));
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			perr_set(e, "%s: %s", path, strerror(errno));
-			close(fd);
-			return -1;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	if (fsync(fd) != 0 || close(fd) != 0)
-		return perr_set(e, "%s: %s", path, strerror(errno));
-	return 0;
-}
 
 int cli_mkdirs_for(const char *path, struct perr *e)
 {
@@ -199,7 +110,7 @@ int cli_load_verifier(const char *arg, struct note_verifier *v, struct perr *e)
 			return perr_set(e, "verifier key: %s", first.msg);
 		return perr_set(e, "%s: no such file, and not a verifier key", arg);
 	}
-	if (cli_read_file(arg, NOTE_KEY_TEXT_MAX + 2, &buf, &len, e) != 0)
+	if (file_read(arg, NOTE_KEY_TEXT_MAX + 2, 0, &buf, &len, e) != 0)
 		return -1;
 	rc = note_verifier_parse(v, buf, len, e);
 	free(buf);
@@ -214,7 +125,7 @@ int cli_load_signer(const char *path, struct note_signer *s, struct perr *e)
 	size_t len;
 	int rc;
 
-	if (cli_read_file(path, NOTE_KEY_TEXT_MAX + 16, &buf, &len, e) != 0)
+	if (file_read(path, NOTE_KEY_TEXT_MAX + 16, 0, &buf, &len, e) != 0)
 		return -1;
 	rc = note_signer_parse(s, buf, len, e);
 	OPENSSL_cleanse(buf, len);
@@ -253,7 +164,7 @@ int cmd_keygen(int argc, char **argv)
 		return cli_fail("%s", e.msg);
 	note_signer_format(&s, text, sizeof text - 1);
 	strcat(text, "\n");
-	rc = cli_write_file(out, text, strlen(text), 0600, 1, &e);
+	rc = file_write(out, text, strlen(text), 0600, 1, &e);
 	OPENSSL_cleanse(text, sizeof text);
 	note_signer_verifier(&s, &v);
 	note_signer_wipe(&s);

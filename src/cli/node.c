@@ -107,7 +107,7 @@ int cmd_peer(int argc, char **argv)
 	}
 	if (dir == NULL || file == NULL)
 		return cli_usage(usage);
-	if (cli_read_file(file, 16384, &note, &len, &e) != 0)
+	if (file_read(file, 16384, 0, &note, &len, &e) != 0)
 		return cli_fail("%s", e.msg);
 	rc = nodedir_peer_add(dir, note, len, addrs, naddrs, &c, &e);
 	free(note);

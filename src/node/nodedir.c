@@ -16,6 +16,7 @@
 #include <openssl/rand.h>
 #include <sqlite3.h>
 
+#include "file.h"
 #include "store.h"
 #include "tls.h"
 
@@ -31,95 +32,28 @@ int nodedir_path(char *buf, size_t cap, const char *dir, const char *file,
 	return 0;
 }
 
+
+
+/* DIR/file, created (never overwritten) with mode, synced. */
 static int nodedir_write(const char *dir, const char *file, const char *text,
 			 int mode, struct perr *e)
 {
 	char path[4096];
-	size_t len = strlen(text);
-	const char *p = text;
-	int fd;
 
 	if (nodedir_path(path, sizeof path, dir, file, e) != 0)
 		return -1;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-	if (fd < 0)
-		return perr_set(e, "%s: %s", path, strerror(errno));
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			perr_set(e, "%s: %s", path, strerror(errno));
-			close(fd);
-			return -1;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	if (fsync(fd) != 0) {
-		perr_set(e, "%s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	return 0;
+	return file_write(path, text, strlen(text), mode, 1, e);
 }
 
+/* DIR/file, at most NODEDIR_CONF_MAX bytes, not through a symbolic link. */
 static int nodedir_read(const char *dir, const char *file, char **buf,
 			size_t *len, struct perr *e)
 {
 	char path[4096];
-	size_t cap = 4096, n = 0;
-	int fd;
 
-	*buf = NULL;
 	if (nodedir_path(path, sizeof path, dir, file, e) != 0)
 		return -1;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return perr_set(e, "%s: %s", path, strerror(errno));
-	*buf = malloc(cap);
-	for (;;) {
-		ssize_t r;
-		if (*buf == NULL) {
-			close(fd);
-			return perr_set(e, "out of memory");
-		}
-		if (n + 1 >= cap) {
-			char *nb;
-			if (cap >= NODEDIR_CONF_MAX) {
-				close(fd);
-				free(*buf);
-				*buf = NULL;
-				return perr_set(e, "%s: too large", path);
-			}
-			nb = realloc(*buf, cap * 2);
-			if (nb == NULL) {
-				free(*buf);
-				*buf = NULL;
-				continue;
-			}
-			*buf = nb;
-			cap *= 2;
-		}
-		r = read(fd, *buf + n, cap - n - 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			perr_set(e, "%s: %s", path, strerror(errno));
-			close(fd);
-			free(*buf);
-			*buf = NULL;
-			return -1;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	close(fd);
-	(*buf)[n] = '\0';
-	*len = n;
-	return 0;
+	return file_read(path, NODEDIR_CONF_MAX, 1, buf, len, e);
 }
 
 static int nodedir_token(const char *dir, const char *file, struct perr *e)

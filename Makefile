@@ -18,6 +18,8 @@ CPPFLAGS_ALL := -DOPENSSL_API_COMPAT=0x10100000L -Isrc/core -Isrc/store -Isrc/no
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 LIBS    := -levent_openssl -levent -ljansson -lssl -lcrypto -lsqlite3 -lm
 TESTLIBS := -lcmocka -lpthread -ldl
+# Client libraries of the peers bench/ compares parley with (see README).
+BENCH_LIBS := -lhiredis -lmosquitto -lpthread
 
 REL_CFLAGS  := -O2 -g
 ASAN_CFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -71,8 +73,16 @@ $(1)_TESTS := $$(patsubst tests/core/%.c,build/$(1)/tests/%,$$(wildcard tests/co
               $$(patsubst tests/store/%.c,build/$(1)/tests/store_%,$$(wildcard tests/store/test_*.c)) \
               $$(patsubst tests/node/%.c,build/$(1)/tests/node_%,$$(wildcard tests/node/test_*.c))
 
-build-$(1): build/$(1)/parley $$($(1)_TESTS)
+build-$(1): build/$(1)/parley $$($(1)_TESTS) $$(TOOLS)
 endef
+
+# Test tools (fault proxy, malicious peer): one program per tests/tools/*.c,
+# always the normal build, used by the integration tests of both variants.
+TOOLS := $(patsubst tests/tools/%.c,build/rel/tools/%,$(wildcard tests/tools/*.c))
+
+build/rel/tools/%: tests/tools/%.c build/rel/libparley.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(CPPFLAGS_ALL) $(WARN) $(REL_CFLAGS) -o $@ $< build/rel/libparley.a $(LIBS)
 
 $(eval $(call variant,rel,$(REL_CFLAGS)))
 $(eval $(call variant,asan,$(ASAN_CFLAGS)))
@@ -85,12 +95,14 @@ test: deps
 	$(MAKE) --no-print-directory build-rel build-asan bin/parley
 	tests/run-all
 
-bench: deps bin/parley build/rel/bench/log
+BENCH_PROGS := $(patsubst bench/%.c,build/rel/bench/%,$(wildcard bench/*.c))
+
+bench: deps bin/parley $(BENCH_PROGS)
 	build/rel/bench/log $(BENCH_ARGS)
 
-build/rel/bench/log: bench/log.c build/rel/libparley.a $(HDRS)
+build/rel/bench/%: bench/%.c build/rel/libparley.a $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(CPPFLAGS_ALL) $(WARN) $(REL_CFLAGS) -o $@ $< build/rel/libparley.a $(LIBS) -lm
+	$(CC) $(CSTD) $(CPPFLAGS_ALL) $(WARN) $(REL_CFLAGS) -o $@ $< build/rel/libparley.a $(LIBS) $(BENCH_LIBS) -lm
 
 demo: deps bin/parley
 	scripts/demo

@@ -36,5 +36,13 @@ int cmd_log(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_card(int argc, char **argv);
 int cmd_peer(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_send(int argc, char **argv);
+int cmd_inbox(int argc, char **argv);
+int cmd_outbox(int argc, char **argv);
+int cmd_ack(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif

@@ -37,7 +37,20 @@ static const char cli_help[] =
 	"  parley init DIR --name NAME --listen HOST:PORT [--listen HOST:PORT]...\n"
 	"              [--advertise HOST:PORT]... --api HOST:PORT\n"
 	"  parley card DIR\n"
-	"  parley peer add DIR CARDFILE [--addr HOST:PORT]...\n";
+	"  parley peer add DIR CARDFILE [--addr HOST:PORT]...\n"
+	"  parley serve DIR\n"
+	"\n"
+	"operating a running node (through its HTTP API)\n"
+	"  parley send DIR --to NAME [--precedence FLASH|IMMEDIATE|PRIORITY|ROUTINE]\n"
+	"              [--subject TEXT] [--id KEY] [--lines] [FILE|-]\n"
+	"  parley inbox DIR [--json]\n"
+	"  parley outbox DIR [--json]\n"
+	"  parley ack DIR ORIGIN INDEX\n"
+	"  parley status DIR [--json]\n"
+	"\n"
+	"auditing (offline, on the node's database)\n"
+	"  parley audit DIR\n"
+	"  parley export DIR OUTDIR\n";
 
 /* Errors are one line: control characters that came from user input (a
  * name, a path, an argument) are written escaped, never raw. */
@@ -192,6 +205,17 @@ int main(int argc, char **argv)
 		return cmd_card(argc - 1, argv + 1);
 	if (strcmp(argv[1], "peer") == 0)
 		return cmd_peer(argc - 1, argv + 1);
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **);
+	} ops[] = {
+		{ "serve", cmd_serve }, { "send", cmd_send },     { "inbox", cmd_inbox },
+		{ "outbox", cmd_outbox }, { "ack", cmd_ack },     { "status", cmd_status },
+		{ "audit", cmd_audit },   { "export", cmd_export },
+	};
+	for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+		if (strcmp(argv[1], ops[i].name) == 0)
+			return ops[i].fn(argc - 1, argv + 1);
 	cli_fail("unknown command \"%s\" (parley help lists the commands)", argv[1]);
 	return CLI_EXIT_USAGE;
 }

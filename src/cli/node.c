@@ -24,8 +24,7 @@ int cmd_init(int argc, char **argv)
 	size_t len;
 	int i;
 
-	memset(&conf, 0, sizeof conf);
-	conf.test_interval = 3600;
+	nodedir_conf_defaults(&conf);
 	for (i = 1; i < argc; i++) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(argv[i], "--name") == 0 && v) {

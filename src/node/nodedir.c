@@ -130,6 +130,13 @@ static int nodedir_conf_text(const struct node_conf *c, char *buf, size_t cap)
 		NODEDIR_PUT("advertise %s\n", c->advertise[i]);
 	NODEDIR_PUT("api %s\n", c->api);
 	NODEDIR_PUT("test-interval %u\n", c->test_interval);
+	NODEDIR_PUT("receipt-deadlines %u %u %u %u\n", c->receipt_deadline[0],
+		    c->receipt_deadline[1], c->receipt_deadline[2], c->receipt_deadline[3]);
+	NODEDIR_PUT("ack-deadlines %u %u %u %u\n", c->ack_deadline[0],
+		    c->ack_deadline[1], c->ack_deadline[2], c->ack_deadline[3]);
+	NODEDIR_PUT("skew-tolerance %u\n", c->skew_tolerance);
+	if (c->max_db_bytes)
+		NODEDIR_PUT("max-db-bytes %llu\n", c->max_db_bytes);
 #undef NODEDIR_PUT
 	return 0;
 }
@@ -215,14 +222,27 @@ int nodedir_init(const char *dir, const struct node_conf *conf, struct perr *e)
 	return nodedir_write(dir, "node.conf", text, 0644, e);
 }
 
+void nodedir_conf_defaults(struct node_conf *c)
+{
+	/* Receipts are automatic: seconds for FLASH, an hour for ROUTINE.
+	 * Acknowledgments are human: minutes for FLASH, a day for ROUTINE. */
+	static const unsigned rd[4] = { 30, 120, 600, 3600 };
+	static const unsigned ad[4] = { 300, 1800, 3 * 3600, 24 * 3600 };
+
+	memset(c, 0, sizeof *c);
+	c->test_interval = 3600;
+	memcpy(c->receipt_deadline, rd, sizeof rd);
+	memcpy(c->ack_deadline, ad, sizeof ad);
+	c->skew_tolerance = 30;
+}
+
 int nodedir_load_conf(const char *dir, struct node_conf *c, struct perr *e)
 {
 	char *buf, *line, *save = NULL;
 	size_t len;
 	int lineno = 0, rc = 0;
 
-	memset(c, 0, sizeof *c);
-	c->test_interval = 3600;
+	nodedir_conf_defaults(c);
 	if (nodedir_read(dir, "node.conf", &buf, &len, e) != 0)
 		return perr_wrap(e, "not a parley node directory");
 	for (line = strtok_r(buf, "\n", &save); line != NULL && rc == 0;
@@ -256,6 +276,35 @@ int nodedir_load_conf(const char *dir, struct node_conf *c, struct perr *e)
 				rc = perr_set(e, "%s/node.conf: test-interval \"%.20s\" is not a "
 					      "number of seconds", dir, sp);
 			c->test_interval = (unsigned)v;
+		} else if (strcmp(line, "receipt-deadlines") == 0 ||
+			   strcmp(line, "ack-deadlines") == 0) {
+			unsigned *d = line[0] == 'r' ? c->receipt_deadline : c->ack_deadline;
+			char *p = sp, *end;
+			int k;
+			for (k = 0; k < 4 && rc == 0; k++) {
+				unsigned long v = strtoul(p, &end, 10);
+				if (end == p || v == 0 || v > 86400 * 366 ||
+				    (k < 3 && *end != ' ') || (k == 3 && *end != '\0'))
+					rc = perr_set(e, "%s/node.conf: %s needs four numbers of "
+						      "seconds (FLASH IMMEDIATE PRIORITY ROUTINE)",
+						      dir, line);
+				d[k] = (unsigned)v;
+				p = end + 1;
+			}
+		} else if (strcmp(line, "skew-tolerance") == 0) {
+			char *end;
+			unsigned long v = strtoul(sp, &end, 10);
+			if (*end != '\0' || end == sp || v > 86400)
+				rc = perr_set(e, "%s/node.conf: skew-tolerance \"%.20s\" is not a "
+					      "number of seconds", dir, sp);
+			c->skew_tolerance = (unsigned)v;
+		} else if (strcmp(line, "max-db-bytes") == 0) {
+			char *end;
+			unsigned long long v = strtoull(sp, &end, 10);
+			if (*end != '\0' || end == sp || v < 65536)
+				rc = perr_set(e, "%s/node.conf: max-db-bytes \"%.20s\" is not a "
+					      "byte count of at least 65536", dir, sp);
+			c->max_db_bytes = v;
 		} else {
 			rc = perr_set(e, "%s/node.conf: unknown setting \"%.40s\"", dir, line);
 		}

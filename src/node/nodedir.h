@@ -30,6 +30,12 @@ struct node_conf {
 	char advertise[NODE_MAX_PATHS][CARD_ADDR_MAX + 1];
 	char api[CARD_ADDR_MAX + 1];
 	unsigned test_interval; /* seconds between logged test messages */
+	/* Deadlines in seconds, per precedence FLASH..ROUTINE (DESIGN: judged
+	 * by the receiver's durable receipt time). */
+	unsigned receipt_deadline[4];
+	unsigned ack_deadline[4];
+	unsigned skew_tolerance;  /* seconds of clock difference before alarm */
+	unsigned long long max_db_bytes; /* storage quota; 0: the disk's size */
 };
 
 /* DIR/<file> into buf. */
@@ -39,6 +45,9 @@ int nodedir_path(char *buf, size_t cap, const char *dir, const char *file,
 /* Creates a node: refuses an existing non-empty DIR. */
 int nodedir_init(const char *dir, const struct node_conf *conf,
 		 struct perr *e);
+
+/* The defaults of every setting. */
+void nodedir_conf_defaults(struct node_conf *c);
 
 int nodedir_load_conf(const char *dir, struct node_conf *conf,
 		      struct perr *e);

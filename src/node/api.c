@@ -1,0 +1,831 @@
+/*
+ * api.c — the node's HTTP server (DESIGN, "api"): the operator's JSON API
+ * and each log in C2SP form.
+ *
+ *   POST /api/send     {"to", "messages": [{"precedence", "subject", "text",
+ *                      "id"}...]} -> {"entries": [{"origin", "index",
+ *                      "duplicate"}...]}, answered once durable
+ *   POST /api/ack      {"origin", "index"} -> the ack entry
+ *   GET  /api/inbox, /api/outbox, /api/status, /api/alarms (all under /api)
+ *   GET  /logs/<origin>/checkpoint, /logs/<origin>/tile/<L>/<N>[.p/<W>]
+ *        public; /logs/<origin>/tile/entries/<N>[.p/<W>] needs the auditor
+ *        (or operator) token: content is confidential unless both parties
+ *        agree (DESIGN, "api").
+ *
+ * Everything under /api/ needs "Authorization: Bearer <DIR/api.token>".  Errors are JSON
+ * {"error": "..."} with a status that says whose fault it was.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <sqlite3.h>
+
+#include "b64.h"
+#include "nodeint.h"
+#include "tile.h"
+
+#define API_MAX_BODY (64 << 20)
+#define API_MAX_MESSAGES 100000
+
+static void api_json(struct evhttp_request *req, int code, json_t *j)
+{
+	struct evbuffer *b = evbuffer_new();
+	char *s = json_dumps(j, JSON_COMPACT);
+
+	json_decref(j);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "application/json");
+	if (s) {
+		evbuffer_add(b, s, strlen(s));
+		evbuffer_add(b, "\n", 1);
+	}
+	free(s);
+	evhttp_send_reply(req, code, code == 200 ? "OK" : "Error", b);
+	evbuffer_free(b);
+}
+
+static void api_error(struct evhttp_request *req, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void api_error(struct evhttp_request *req, int code, const char *fmt, ...)
+{
+	char msg[PERR_MAX + 128];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	api_json(req, code, json_pack("{s:s}", "error", msg));
+}
+
+/* Constant-time token check against "Bearer <token>". */
+static int api_token_ok(struct evhttp_request *req, const char *token)
+{
+	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req),
+					   "Authorization");
+	size_t tl = strlen(token);
+
+	if (h == NULL || strncmp(h, "Bearer ", 7) != 0 || strlen(h + 7) != tl)
+		return 0;
+	return CRYPTO_memcmp(h + 7, token, tl) == 0;
+}
+
+static json_t *api_body(struct evhttp_request *req, char *err, size_t cap)
+{
+	struct evbuffer *b = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(b);
+	json_error_t je;
+	json_t *j;
+
+	j = json_loadb((const char *)evbuffer_pullup(b, (ev_ssize_t)len), len,
+		       JSON_REJECT_DUPLICATES, &je);
+	if (j == NULL || !json_is_object(j)) {
+		snprintf(err, cap, "request body is not a JSON object%s%s",
+			 j ? "" : ": ", j ? "" : je.text);
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+static void api_time(char out[ENV_TIME_LEN + 1], int64_t ms)
+{
+	env_time_format(ms / 1000, out);
+}
+
+static json_t *api_time_json(int64_t ms)
+{
+	char t[ENV_TIME_LEN + 1];
+	api_time(t, ms);
+	return json_string(t);
+}
+
+/* ---- submissions ------------------------------------------------------ */
+
+void api_reply_req(struct node *n, struct api_req *r)
+{
+	size_t i;
+	json_t *arr;
+
+	(void)n;
+	if (r->failed) {
+		api_error(r->req, 507, "not stored: %s", r->err);
+	} else {
+		arr = json_array();
+		for (i = 0; i < r->nsubs; i++) {
+			struct sub *s = r->subs[i];
+			json_array_append_new(arr, json_pack("{s:s, s:I, s:b}", "origin",
+							     s->p->out_origin, "index",
+							     (json_int_t)s->idx, "duplicate",
+							     s->dup));
+		}
+		api_json(r->req, 200, json_pack("{s:o}", "entries", arr));
+	}
+	free(r->subs);
+	free(r);
+}
+
+static struct api_req *api_req_new(struct node *n, struct evhttp_request *req,
+				   size_t nsubs)
+{
+	struct api_req *r = calloc(1, sizeof *r);
+
+	if (r == NULL)
+		return NULL;
+	r->subs = calloc(nsubs ? nsubs : 1, sizeof *r->subs);
+	if (r->subs == NULL) {
+		free(r);
+		return NULL;
+	}
+	r->req = req;
+	r->nsubs = nsubs;
+	r->next = n->reqs;
+	n->reqs = r;
+	return r;
+}
+
+static void api_random_id(char *out)
+{
+	uint8_t b[12];
+	static const char hx[] = "0123456789abcdef";
+	int i;
+
+	RAND_bytes(b, sizeof b);
+	for (i = 0; i < 12; i++) {
+		out[2 * i] = hx[b[i] >> 4];
+		out[2 * i + 1] = hx[b[i] & 15];
+	}
+	out[24] = '\0';
+}
+
+/* Builds every envelope first, so a bad message refuses the whole request
+ * before anything is queued. */
+static void api_send(struct node *n, struct evhttp_request *req)
+{
+	char err[PERR_MAX + 128];
+	json_t *b = api_body(req, err, sizeof err), *msgs, *m;
+	const char *to;
+	struct npeer *p;
+	size_t i, cnt;
+	char **ents = NULL;
+	size_t *lens = NULL;
+	struct envelope *envs = NULL;
+	struct api_req *r;
+	struct perr e;
+
+	if (b == NULL) {
+		api_error(req, 400, "%s", err);
+		return;
+	}
+	to = json_string_value(json_object_get(b, "to"));
+	msgs = json_object_get(b, "messages");
+	if (to == NULL || !json_is_array(msgs) || json_array_size(msgs) == 0 ||
+	    json_array_size(msgs) > API_MAX_MESSAGES) {
+		api_error(req, 400, "send needs \"to\" and 1..%d \"messages\"",
+			  API_MAX_MESSAGES);
+		goto out;
+	}
+	if ((p = node_peer(n, to)) == NULL) {
+		api_error(req, 404, "no pinned peer named \"%.64s\"", to);
+		goto out;
+	}
+	cnt = json_array_size(msgs);
+	ents = calloc(cnt, sizeof *ents);
+	lens = calloc(cnt, sizeof *lens);
+	envs = calloc(cnt, sizeof *envs);
+	if (ents == NULL || lens == NULL || envs == NULL) {
+		api_error(req, 500, "out of memory");
+		goto out;
+	}
+	json_array_foreach(msgs, i, m) {
+		struct envelope *env = &envs[i];
+		const char *prec = json_string_value(json_object_get(m, "precedence"));
+		const char *subj = json_string_value(json_object_get(m, "subject"));
+		const char *text = json_string_value(json_object_get(m, "text"));
+		const char *id = json_string_value(json_object_get(m, "id"));
+		if (!json_is_object(m) || text == NULL) {
+			api_error(req, 400, "message %zu: needs a \"text\" string", i);
+			goto out;
+		}
+		env->type = ENV_MESSAGE;
+		env->prec = ENV_ROUTINE;
+		if (prec && env_prec_parse(prec, &env->prec) != 0) {
+			api_error(req, 400, "message %zu: precedence \"%.20s\" is not FLASH, "
+				  "IMMEDIATE, PRIORITY or ROUTINE", i, prec);
+			goto out;
+		}
+		if (id == NULL)
+			api_random_id(env->id);
+		else if (strlen(id) > ENV_ID_MAX) {
+			api_error(req, 400, "message %zu: id longer than %d", i, ENV_ID_MAX);
+			goto out;
+		} else
+			snprintf(env->id, sizeof env->id, "%s", id);
+		env->subject = (char *)(subj ? subj : "");
+		env->text = (char *)text;
+		snprintf(env->from, sizeof env->from, "%s", n->conf.name);
+		snprintf(env->to, sizeof env->to, "%s", p->card.name);
+		env->time = node_now_ms() / 1000;
+		if (env_encode(env, &ents[i], &lens[i], &e) != 0) {
+			api_error(req, 400, "message %zu: %s", i, e.msg);
+			goto out;
+		}
+	}
+	r = api_req_new(n, req, cnt);
+	if (r == NULL) {
+		api_error(req, 500, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < cnt; i++) {
+		node_submit(n, p, ENV_MESSAGE, envs[i].prec, envs[i].id, ents[i], lens[i],
+			    r, &r->subs[i], &e);
+		ents[i] = NULL;
+	}
+out:
+	if (ents)
+		for (i = 0; i < json_array_size(msgs); i++)
+			free(ents[i]);
+	free(ents);
+	free(lens);
+	free(envs);
+	json_decref(b);
+}
+
+static uint8_t *api_entry(struct node *n, struct npeer *p, uint64_t idx,
+			  size_t *len)
+{
+	uint8_t *d = NULL;
+	struct perr e;
+	sqlite3_stmt *st;
+
+	if (idx < store_log_size(p->in)) {
+		if (store_entry(p->in, idx, &d, len, &e) != 0)
+			return NULL;
+		return d;
+	}
+	if (sqlite3_prepare_v2(n->db, "SELECT entry FROM held WHERE origin = ?1 AND idx = ?2",
+			       -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	sqlite3_bind_text(st, 1, p->in_origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)idx);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*len = (size_t)sqlite3_column_bytes(st, 0);
+		d = malloc(*len + 1);
+		if (d)
+			memcpy(d, sqlite3_column_blob(st, 0), *len);
+	}
+	sqlite3_finalize(st);
+	return d;
+}
+
+/* The operator's acknowledgment: an ack entry in our log to the sender,
+ * referring to the message by origin, index and leaf hash.  Acknowledging
+ * twice returns the first ack. */
+static void api_ack(struct node *n, struct evhttp_request *req)
+{
+	char err[PERR_MAX + 128];
+	json_t *b = api_body(req, err, sizeof err);
+	const char *origin;
+	json_t *ji;
+	struct npeer *p = NULL;
+	sqlite3_stmt *st;
+	uint64_t idx;
+	int prec = -1;
+	sqlite3_int64 ackidx = -1;
+	size_t i, len;
+	uint8_t *d;
+	struct envelope env;
+	struct env_ref ref;
+	char *ent;
+	size_t elen;
+	struct perr e;
+	struct api_req *r;
+	struct sub *s;
+
+	if (b == NULL) {
+		api_error(req, 400, "%s", err);
+		return;
+	}
+	origin = json_string_value(json_object_get(b, "origin"));
+	ji = json_object_get(b, "index");
+	if (origin == NULL || !json_is_integer(ji) || json_integer_value(ji) < 0) {
+		api_error(req, 400, "ack needs \"origin\" and \"index\"");
+		goto out;
+	}
+	idx = (uint64_t)json_integer_value(ji);
+	for (i = 0; i < n->npeers; i++)
+		if (strcmp(n->peers[i]->in_origin, origin) == 0)
+			p = n->peers[i];
+	if (p == NULL) {
+		api_error(req, 404, "no inbound log \"%.100s\"", origin);
+		goto out;
+	}
+	sqlite3_prepare_v2(n->db, "SELECT prec, ackidx FROM inbox WHERE origin = ?1 AND idx = ?2",
+			   -1, &st, NULL);
+	sqlite3_bind_text(st, 1, origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)idx);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		prec = sqlite3_column_int(st, 0);
+		if (sqlite3_column_type(st, 1) != SQLITE_NULL)
+			ackidx = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	if (prec < 0) {
+		api_error(req, 404, "no message %s/%llu in the inbox", origin,
+			  (unsigned long long)idx);
+		goto out;
+	}
+	if (ackidx >= 0) {
+		api_json(req, 200, json_pack("{s:{s:s, s:I, s:b}}", "ack", "origin",
+					     p->out_origin, "index", (json_int_t)ackidx,
+					     "duplicate", 1));
+		goto out;
+	}
+	d = api_entry(n, p, idx, &len);
+	if (d == NULL) {
+		api_error(req, 500, "message %s/%llu cannot be read", origin,
+			  (unsigned long long)idx);
+		goto out;
+	}
+	memset(&ref, 0, sizeof ref);
+	snprintf(ref.origin, sizeof ref.origin, "%s", origin);
+	ref.index = idx;
+	merkle_leaf_hash(ref.leaf, d, len);
+	free(d);
+	memset(&env, 0, sizeof env);
+	env.type = ENV_ACK;
+	env.prec = (enum env_prec)prec;
+	env.refs = &ref;
+	env.nrefs = 1;
+	/* The same message always gets the same id: a retried ack is one. */
+	{
+		uint8_t h[32];
+		char in[NODE_ORIGIN_MAX + 32];
+		static const char hx[] = "0123456789abcdef";
+		snprintf(in, sizeof in, "%s %llu", origin, (unsigned long long)idx);
+		merkle_leaf_hash(h, in, strlen(in));
+		memcpy(env.id, "ack-", 4);
+		for (i = 0; i < 16; i++) {
+			env.id[4 + 2 * i] = hx[h[i] >> 4];
+			env.id[5 + 2 * i] = hx[h[i] & 15];
+		}
+		env.id[36] = '\0';
+	}
+	snprintf(env.from, sizeof env.from, "%s", n->conf.name);
+	snprintf(env.to, sizeof env.to, "%s", p->card.name);
+	env.time = node_now_ms() / 1000;
+	if (env_encode(&env, &ent, &elen, &e) != 0) {
+		api_error(req, 500, "%s", e.msg);
+		goto out;
+	}
+	r = api_req_new(n, req, 1);
+	if (r == NULL) {
+		free(ent);
+		api_error(req, 500, "out of memory");
+		goto out;
+	}
+	node_submit(n, p, ENV_ACK, env.prec, env.id, ent, elen, r, &s, &e);
+	s->ack_of = p;
+	s->inbox_ack_idx = (int64_t)idx;
+	r->subs[0] = s;
+out:
+	json_decref(b);
+}
+
+/* ---- views ------------------------------------------------------------ */
+
+static const char *api_prec(int p)
+{
+	const char *s = env_prec_name((enum env_prec)p);
+	return s ? s : "?";
+}
+
+static char *api_subject(struct node *n, struct npeer *p, uint64_t idx,
+			 int inbound)
+{
+	uint8_t *d;
+	size_t len;
+	struct envelope env;
+	struct perr e;
+	char *s = NULL;
+
+	if (inbound)
+		d = api_entry(n, p, idx, &len);
+	else if (store_entry(p->out, idx, &d, &len, &e) != 0)
+		d = NULL;
+	if (d == NULL)
+		return NULL;
+	if (env_parse(&env, d, len, &e) == 0) {
+		if (env.subject)
+			s = strdup(env.subject);
+		env_free(&env);
+	}
+	free(d);
+	return s;
+}
+
+static void api_inbox(struct node *n, struct evhttp_request *req)
+{
+	json_t *arr = json_array();
+	sqlite3_stmt *st;
+	int64_t now = node_now_ms();
+	size_t i;
+
+	if (sqlite3_prepare_v2(n->db, "SELECT idx, prec, type, time, received, acked, ackidx"
+			       " FROM inbox WHERE origin = ?1 ORDER BY idx", -1, &st,
+			       NULL) != SQLITE_OK) {
+		json_decref(arr);
+		api_error(req, 500, "database: %s", sqlite3_errmsg(n->db));
+		return;
+	}
+	for (i = 0; i < n->npeers; i++) {
+		struct npeer *p = n->peers[i];
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, p->in_origin, -1, SQLITE_STATIC);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			uint64_t idx = (uint64_t)sqlite3_column_int64(st, 0);
+			int prec = sqlite3_column_int(st, 1);
+			int acked = sqlite3_column_type(st, 5) != SQLITE_NULL;
+			int64_t rcv = sqlite3_column_int64(st, 4);
+			char *subj = api_subject(n, p, idx, 1);
+			json_t *o = json_pack(
+				"{s:s, s:s, s:I, s:s, s:s, s:o, s:o, s:s, s:b, s:s?}",
+				"origin", p->in_origin, "from", p->card.name, "index",
+				(json_int_t)idx, "precedence", api_prec(prec), "type",
+				(const char *)sqlite3_column_text(st, 2), "time",
+				api_time_json(sqlite3_column_int64(st, 3) * 1000), "received",
+				api_time_json(rcv), "state", acked ? "acknowledged" : "new",
+				"overdue",
+				!acked && now - rcv > (int64_t)n->conf.ack_deadline[prec & 3] * 1000,
+				"subject", subj);
+			free(subj);
+			if (acked) {
+				json_object_set_new(o, "acknowledged",
+						    api_time_json(sqlite3_column_int64(st, 5)));
+				json_object_set_new(o, "ack_index",
+						    json_integer(sqlite3_column_int64(st, 6)));
+			}
+			json_array_append_new(arr, o);
+		}
+	}
+	sqlite3_finalize(st);
+	api_json(req, 200, arr);
+}
+
+static const char *api_out_state(struct npeer *p, uint64_t idx, int receipted,
+				 int acked)
+{
+	if (acked)
+		return "acknowledged";
+	if (receipted)
+		return "receipted";
+	if (idx < p->r_size || idxset_has(&p->r_also, idx) ||
+	    (p->active && (idx < p->next_inorder || idxset_has(&p->ooo_sent, idx))))
+		return "sent";
+	return "queued";
+}
+
+static void api_outbox(struct node *n, struct evhttp_request *req)
+{
+	json_t *arr = json_array();
+	sqlite3_stmt *st;
+	int64_t now = node_now_ms();
+	size_t i;
+	const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	int brief = q && strstr(q, "brief=1") != NULL;
+
+	if (sqlite3_prepare_v2(n->db, "SELECT idx, prec, type, time, id, receipted, rtime,"
+			       " rcpt, acked FROM outbox WHERE peer = ?1 ORDER BY idx",
+			       -1, &st, NULL) != SQLITE_OK) {
+		json_decref(arr);
+		api_error(req, 500, "database: %s", sqlite3_errmsg(n->db));
+		return;
+	}
+	for (i = 0; i < n->npeers; i++) {
+		struct npeer *p = n->peers[i];
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, p->card.name, -1, SQLITE_STATIC);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			uint64_t idx = (uint64_t)sqlite3_column_int64(st, 0);
+			int prec = sqlite3_column_int(st, 1) & 3;
+			int64_t t = sqlite3_column_int64(st, 3);
+			int rc = sqlite3_column_type(st, 5) != SQLITE_NULL;
+			int ak = sqlite3_column_type(st, 8) != SQLITE_NULL;
+			const char *type = (const char *)sqlite3_column_text(st, 2);
+			int human = strcmp(type, "message") == 0 || strcmp(type, "notification") == 0;
+			int overdue = (!rc && now - t > (int64_t)n->conf.receipt_deadline[prec] * 1000) ||
+				      (human && !ak && now - t > (int64_t)n->conf.ack_deadline[prec] * 1000);
+			char *subj = brief ? NULL : api_subject(n, p, idx, 0);
+			json_t *o = json_pack(
+				"{s:s, s:s, s:I, s:s, s:s, s:s, s:o, s:I, s:s, s:b, s:s?}",
+				"origin", p->out_origin, "to", p->card.name, "index",
+				(json_int_t)idx, "precedence", api_prec(prec), "type", type,
+				"id", (const char *)sqlite3_column_text(st, 4), "time",
+				api_time_json(t), "submitted_ms", (json_int_t)t, "state",
+				api_out_state(p, idx, rc, ak), "overdue", overdue, "subject",
+				subj);
+			free(subj);
+			if (rc) {
+				json_object_set_new(o, "receipted", api_time_json(sqlite3_column_int64(st, 5)));
+				json_object_set_new(o, "receipted_ms", json_integer(sqlite3_column_int64(st, 5)));
+				json_object_set_new(o, "receipt_index", json_integer(sqlite3_column_int64(st, 7)));
+			}
+			if (ak)
+				json_object_set_new(o, "acknowledged", api_time_json(sqlite3_column_int64(st, 8)));
+			json_array_append_new(arr, o);
+		}
+	}
+	sqlite3_finalize(st);
+	api_json(req, 200, arr);
+}
+
+static json_t *api_alarms(struct node *n)
+{
+	json_t *arr = json_array();
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(n->db, "SELECT id, time, kind, peer, detail, evidence"
+			       " FROM alarms ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+		return arr;
+	while (sqlite3_step(st) == SQLITE_ROW)
+		json_array_append_new(arr, json_pack(
+			"{s:I, s:o, s:s, s:s, s:s, s:s?}", "id",
+			(json_int_t)sqlite3_column_int64(st, 0), "time",
+			api_time_json(sqlite3_column_int64(st, 1)), "kind",
+			(const char *)sqlite3_column_text(st, 2), "peer",
+			(const char *)sqlite3_column_text(st, 3), "detail",
+			(const char *)sqlite3_column_text(st, 4), "evidence",
+			(const char *)sqlite3_column_text(st, 5)));
+	sqlite3_finalize(st);
+	return arr;
+}
+
+static json_t *api_log_json(struct node *n, const char *origin,
+			    struct store_log *l)
+{
+	sqlite3_stmt *st;
+	json_t *o = json_pack("{s:s, s:I}", "origin", origin, "size",
+			      (json_int_t)store_log_size(l));
+
+	if (sqlite3_prepare_v2(n->db, "SELECT size, note FROM cosigned WHERE origin = ?1",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, origin, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			json_object_set_new(o, "cosigned_size",
+					    json_integer(sqlite3_column_int64(st, 0)));
+			json_object_set_new(o, "cosigned_checkpoint",
+					    json_string((const char *)sqlite3_column_text(st, 1)));
+		}
+		sqlite3_finalize(st);
+	}
+	return o;
+}
+
+json_t *api_status(struct node *n)
+{
+	json_t *peers = json_array(), *logs = json_array();
+	int64_t now = node_now_ms();
+	size_t i, k;
+	struct link *l;
+	char t[ENV_TIME_LEN + 1];
+
+	for (i = 0; i < n->npeers; i++) {
+		struct npeer *p = n->peers[i];
+		json_t *paths = json_array(), *inc = json_array();
+		json_t *backlog = json_object();
+		sqlite3_stmt *st;
+		for (k = 0; k < p->npaths; k++) {
+			l = p->paths[k];
+			json_t *o = json_pack("{s:s, s:s, s:s, s:b}", "addr", l->addr,
+					      "direction", "out", "state",
+					      l->state == LINK_READY ? "up" : "down",
+					      "active", p->active == l);
+			if (l->state == LINK_READY) {
+				json_object_set_new(o, "rtt_ms", json_integer(l->rtt_ms));
+				if (l->last_pong_ms > 0) {
+					api_time(t, l->last_pong_ms);
+					json_object_set_new(o, "last_heartbeat", json_string(t));
+					json_object_set_new(o, "heartbeat_age_ms",
+							    json_integer(now - l->last_pong_ms));
+				}
+			}
+			json_array_append_new(paths, o);
+		}
+		for (l = n->incoming; l; l = l->next)
+			if (l->peer == p)
+				json_array_append_new(inc, json_pack(
+					"{s:s, s:s, s:s, s:I}", "addr", l->addr, "direction", "in",
+					"state", l->state == LINK_READY ? "up" : "connecting",
+					"heartbeat_age_ms", (json_int_t)(now - l->last_rx_ms)));
+		for (k = 0; k < NODE_NPREC; k++)
+			json_object_set_new(backlog, api_prec((int)k), json_integer(0));
+		if (sqlite3_prepare_v2(n->db, "SELECT prec, COUNT(*) FROM outbox WHERE peer = ?1"
+				       " AND idx >= ?2 GROUP BY prec", -1, &st, NULL) == SQLITE_OK) {
+			sqlite3_bind_text(st, 1, p->card.name, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 2, (sqlite3_int64)p->r_size);
+			while (sqlite3_step(st) == SQLITE_ROW)
+				json_object_set_new(backlog, api_prec(sqlite3_column_int(st, 0)),
+						    json_integer(sqlite3_column_int64(st, 1)));
+			sqlite3_finalize(st);
+		}
+		json_array_append_new(peers, json_pack(
+			"{s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:I}", "name", p->card.name,
+			"fingerprint", p->card.fingerprint, "paths", paths, "incoming", inc,
+			"backlog", backlog, "clock_skew_ms",
+			p->skew_known ? json_integer(p->skew_ms) : json_null(),
+			"delivered", (json_int_t)p->r_size, "received",
+			(json_int_t)p->d_size));
+		json_array_append_new(logs, api_log_json(n, p->out_origin, p->out));
+		json_array_append_new(logs, api_log_json(n, p->in_origin, p->in));
+	}
+	api_time(t, now);
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:s}", "node", n->conf.name, "time", t,
+			 "peers", peers, "logs", logs, "alarms", api_alarms(n), "storage",
+			 n->disk_full ? n->disk_err : "ok");
+}
+
+/* ---- /logs/<origin>/... ----------------------------------------------- */
+
+static void api_logs(struct node *n, struct evhttp_request *req, const char *path)
+{
+	const char *rest;
+	struct npeer *p = NULL;
+	struct store_log *l = NULL;
+	int inbound = 0, level;
+	uint64_t idx;
+	unsigned width;
+	size_t i, ol;
+	struct evbuffer *b;
+	struct perr e;
+
+	for (i = 0; i < n->npeers && l == NULL; i++) {
+		struct npeer *c = n->peers[i];
+		const char *o[2] = { c->out_origin, c->in_origin };
+		for (int k = 0; k < 2; k++) {
+			ol = strlen(o[k]);
+			if (strncmp(path, o[k], ol) == 0 && path[ol] == '/') {
+				p = c;
+				inbound = k;
+				l = k ? c->in : c->out;
+				rest = path + ol + 1;
+				break;
+			}
+		}
+	}
+	if (l == NULL) {
+		api_error(req, 404, "no such log");
+		return;
+	}
+	b = evbuffer_new();
+	if (strcmp(rest, "checkpoint") == 0) {
+		sqlite3_stmt *st;
+		char *note = NULL;
+		if (sqlite3_prepare_v2(n->db, "SELECT note FROM cosigned WHERE origin = ?1",
+				       -1, &st, NULL) == SQLITE_OK) {
+			sqlite3_bind_text(st, 1, inbound ? p->in_origin : p->out_origin, -1,
+					  SQLITE_STATIC);
+			if (sqlite3_step(st) == SQLITE_ROW)
+				note = strdup((const char *)sqlite3_column_text(st, 0));
+			sqlite3_finalize(st);
+		}
+		if (note == NULL && !inbound &&
+		    node_sign_checkpoint(p, store_log_size(l), &note, &e) != 0)
+			note = NULL;
+		if (note == NULL) {
+			evbuffer_free(b);
+			api_error(req, 404, "no checkpoint yet");
+			return;
+		}
+		evbuffer_add(b, note, strlen(note));
+		free(note);
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+				  "text/plain; charset=utf-8");
+		evhttp_send_reply(req, 200, "OK", b);
+		evbuffer_free(b);
+		return;
+	}
+	if (strncmp(rest, "tile/", 5) != 0 ||
+	    tile_parse_path(rest, &level, &idx, &width, &e) != 0) {
+		evbuffer_free(b);
+		api_error(req, 404, "not a tile path");
+		return;
+	}
+	if (level == -1) {
+		/* Entry bundles: confidential. */
+		if (!api_token_ok(req, n->auditor_token) && !api_token_ok(req, n->api_token)) {
+			evbuffer_free(b);
+			api_error(req, 401, "entry bundles need the auditor token");
+			return;
+		}
+		uint64_t lo = idx * TILE_WIDTH, hi = lo + width;
+		if (hi > store_log_size(l)) {
+			evbuffer_free(b);
+			api_error(req, 404, "no such tile");
+			return;
+		}
+		for (uint64_t k = lo; k < hi; k++) {
+			uint8_t *d, h[2];
+			size_t len;
+			if (store_entry(l, k, &d, &len, &e) != 0)
+				break;
+			h[0] = (uint8_t)(len >> 8);
+			h[1] = (uint8_t)len;
+			evbuffer_add(b, h, 2);
+			evbuffer_add(b, d, len);
+			free(d);
+		}
+	} else {
+		merkle_hash hs[TILE_WIDTH];
+		unsigned w;
+		if (store_tile(l, (unsigned)level, idx, hs, &w, &e) != 0 || w < width) {
+			evbuffer_free(b);
+			api_error(req, 404, "no such tile");
+			return;
+		}
+		evbuffer_add(b, hs, (size_t)width * MERKLE_HASH);
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "application/octet-stream");
+	evhttp_send_reply(req, 200, "OK", b);
+	evbuffer_free(b);
+}
+
+static void api_handle(struct evhttp_request *req, void *arg)
+{
+	struct node *n = arg;
+	const char *uri = evhttp_request_get_uri(req);
+	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+
+	(void)uri;
+	if (path == NULL) {
+		api_error(req, 400, "bad request path");
+		return;
+	}
+	if (strncmp(path, "/logs/", 6) == 0 && cmd == EVHTTP_REQ_GET) {
+		api_logs(n, req, path + 6);
+		return;
+	}
+	if (strncmp(path, "/api/", 5) != 0) {
+		api_error(req, 404, "no such resource");
+		return;
+	}
+	if (!api_token_ok(req, n->api_token)) {
+		api_error(req, 401, "missing or wrong API token (DIR/api.token)");
+		return;
+	}
+	if (cmd == EVHTTP_REQ_POST && strcmp(path, "/api/send") == 0)
+		api_send(n, req);
+	else if (cmd == EVHTTP_REQ_POST && strcmp(path, "/api/ack") == 0)
+		api_ack(n, req);
+	else if (cmd == EVHTTP_REQ_GET && strcmp(path, "/api/inbox") == 0)
+		api_inbox(n, req);
+	else if (cmd == EVHTTP_REQ_GET && strcmp(path, "/api/outbox") == 0)
+		api_outbox(n, req);
+	else if (cmd == EVHTTP_REQ_GET && strcmp(path, "/api/status") == 0)
+		api_json(req, 200, api_status(n));
+	else if (cmd == EVHTTP_REQ_GET && strcmp(path, "/api/alarms") == 0)
+		api_json(req, 200, api_alarms(n));
+	else
+		api_error(req, 404, "no such API call");
+}
+
+int api_start(struct node *n, struct perr *e)
+{
+	char host[CARD_ADDR_MAX + 1], *colon;
+	long port;
+
+	snprintf(host, sizeof host, "%s", n->conf.api);
+	colon = strrchr(host, ':');
+	if (colon == NULL)
+		return perr_set(e, "API address %s is not HOST:PORT", n->conf.api);
+	*colon = '\0';
+	port = strtol(colon + 1, NULL, 10);
+	if (host[0] == '[') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
+	n->http = evhttp_new(n->base);
+	if (n->http == NULL)
+		return perr_set(e, "cannot start the HTTP server");
+	evhttp_set_max_body_size(n->http, API_MAX_BODY);
+	evhttp_set_allowed_methods(n->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+	evhttp_set_gencb(n->http, api_handle, n);
+	if (evhttp_bind_socket(n->http, host, (ev_uint16_t)port) != 0)
+		return perr_set(e, "cannot listen for the API on %s", n->conf.api);
+	node_log(n, "API listening on %s", n->conf.api);
+	return 0;
+}
+
+void api_stop(struct node *n)
+{
+	if (n->http)
+		evhttp_free(n->http);
+	n->http = NULL;
+}

@@ -1,0 +1,879 @@
+/*
+ * link.c — the paths between nodes (docs/protocol.md, "The link").
+ *
+ * Each node dials every address of every peer: one outgoing path per
+ * address, carrying our log to that peer.  The peer answers on the same
+ * path (ACK, COSIG, PONG).  Its paths to us arrive as incoming connections
+ * and carry its log.  So each direction has its own redundant paths, and
+ * the side that holds the data decides what to send and when.
+ *
+ * Delivery by precedence (DESIGN principle 3).  Entries are in the log in
+ * submission order.  The sender keeps a bounded window of bytes in flight
+ * (LINK_WINDOW) on its one active path; whenever the window has room it
+ * sends first any FLASH, then IMMEDIATE, then PRIORITY entry not yet sent,
+ * each out of order with its proofs (OOO), and only then the next in-order
+ * run (ENTRIES).  A FLASH therefore waits at most for a window's worth of
+ * bytes already written, never for the backlog behind it.
+ *
+ * Liveness.  The dialing side sends PING every LINK_PING_MS; either side
+ * closes a path that has been silent for LINK_DEAD_MS, so a dead path is
+ * marked down within about four seconds, and traffic continues on another
+ * path from the receiver's last ACK.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/listener.h>
+#include <openssl/err.h>
+
+#include "b64.h"
+#include "frame.h"
+#include "nodeint.h"
+#include "tls.h"
+
+static void link_connect(struct link *l);
+static void link_read(struct bufferevent *bev, void *arg);
+
+static int link_sockaddr(const char *addr, struct sockaddr_storage *ss,
+			 int *sslen)
+{
+	*sslen = sizeof *ss;
+	if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)ss, sslen) == 0)
+		return 0;
+	/* A host name: resolve it (at start and on reconnect only). */
+	{
+		char host[CARD_ADDR_MAX + 1], *colon;
+		struct addrinfo hints, *res;
+		snprintf(host, sizeof host, "%s", addr);
+		colon = strrchr(host, ':');
+		if (colon == NULL)
+			return -1;
+		*colon = '\0';
+		memset(&hints, 0, sizeof hints);
+		hints.ai_socktype = SOCK_STREAM;
+		if (getaddrinfo(host, colon + 1, &hints, &res) != 0)
+			return -1;
+		memcpy(ss, res->ai_addr, res->ai_addrlen);
+		*sslen = (int)res->ai_addrlen;
+		freeaddrinfo(res);
+		return 0;
+	}
+}
+
+void link_send(struct link *l, int type, json_t *body)
+{
+	uint8_t hdr[FRAME_HDR];
+	char *s;
+	size_t len;
+
+	if (body == NULL)
+		return;
+	s = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	if (s == NULL || l->bev == NULL) {
+		free(s);
+		return;
+	}
+	len = strlen(s);
+	if (len >= FRAME_MAX) {
+		node_log(l->n, "internal: %s frame of %zu bytes not sent",
+			 frame_type_name(type), len);
+		free(s);
+		return;
+	}
+	frame_header(hdr, type, len);
+	bufferevent_write(l->bev, hdr, sizeof hdr);
+	bufferevent_write(l->bev, s, len);
+	free(s);
+}
+
+static const char *link_who(const struct link *l)
+{
+	return l->peer ? l->peer->card.name : "unknown peer";
+}
+
+/* The sender's state for the active path starts again from the receiver's
+ * last ACK: what it holds is never sent twice on purpose, and what it did
+ * not acknowledge is sent again. */
+void link_reset_sender(struct npeer *p)
+{
+	p->next_inorder = p->r_size;
+	p->sent_cp = p->r_verified;
+	p->inflight = 0;
+	p->nfly = 0;
+	p->noofly = 0;
+	idxset_clear(&p->ooo_sent);
+}
+
+static void link_pick_active(struct npeer *p)
+{
+	size_t i;
+
+	p->active = NULL;
+	for (i = 0; i < p->npaths; i++) {
+		struct link *l = p->paths[i];
+		if (l->state == LINK_READY && l->up_since_ms > 0) {
+			p->active = l;
+			node_log(p->n, "path %s -> %s active for %s", l->addr, p->card.name,
+				 p->out_origin);
+			link_reset_sender(p);
+			link_deliver(p);
+			return;
+		}
+	}
+}
+
+void link_down(struct link *l, const char *why)
+{
+	struct node *n = l->n;
+	struct npeer *p = l->peer;
+
+	if (l->bev) {
+		bufferevent_free(l->bev);
+		l->bev = NULL;
+	}
+	if (l->state == LINK_READY || l->state == LINK_GREETING)
+		node_log(n, "path %s %s %s down: %s", l->addr, l->outgoing ? "->" : "<-",
+			 link_who(l), why);
+	l->state = LINK_DOWN;
+	l->up_since_ms = 0;
+	l->paused = 0;
+	if (l->outgoing) {
+		struct timeval tv;
+		if (p && p->active == l)
+			link_pick_active(p);
+		tv.tv_sec = l->backoff_ms / 1000;
+		tv.tv_usec = (l->backoff_ms % 1000) * 1000;
+		l->backoff_ms = l->backoff_ms * 2 > 4000 ? 4000 : l->backoff_ms * 2;
+		evtimer_add(l->retry, &tv);
+	} else {
+		/* Incoming: forget it (the flush list may still name it). */
+		struct link **pp;
+		for (pp = &n->incoming; *pp; pp = &(*pp)->next)
+			if (*pp == l) {
+				*pp = l->next;
+				break;
+			}
+		if (l->in_flush_list) {
+			l->peer = NULL; /* freed by link_resume after the flush */
+			return;
+		}
+		free(l);
+	}
+}
+
+/* A peer sent something we refuse: an alarm with the evidence, an ERROR
+ * frame, and the path is closed.  The node keeps serving. */
+static void link_reject(struct link *l, const char *kind, const uint8_t *ev,
+			size_t evlen, const char *why)
+{
+	char evb[B64_ENCLEN(256) + 1];
+	size_t n = evlen > 256 ? 256 : evlen;
+
+	b64_encode(evb, ev, n);
+	node_alarm(l->n, kind, l->peer ? l->peer->card.name : NULL, NULL, evb,
+		   "path %s: %s", l->addr, why);
+	link_send(l, FRAME_ERROR, json_pack("{s:s}", "error", why));
+	link_down(l, why);
+}
+
+/* ---- sending our log --------------------------------------------------- */
+
+struct link_run {
+	json_t *arr;
+	size_t bytes;
+};
+
+static int link_run_add(void *ctx, uint64_t idx, const uint8_t *d, size_t len)
+{
+	struct link_run *r = ctx;
+	char *b = malloc(B64_ENCLEN(len) + 1);
+
+	(void)idx;
+	if (b == NULL)
+		return -1;
+	b64_encode(b, d, len);
+	json_array_append_new(r->arr, json_string(b));
+	free(b);
+	r->bytes += len;
+	return 0;
+}
+
+static int link_send_run(struct npeer *p, struct link *l, uint64_t size)
+{
+	struct perr e;
+	struct link_run r = { json_array(), 0 };
+	uint64_t end = p->next_inorder;
+	char *cp;
+
+	/* Choose the run: whole entries up to the byte and count limits. */
+	while (end < size && end - p->next_inorder < LINK_RUN_MAX && r.bytes < LINK_RUN_BYTES) {
+		uint8_t *d;
+		size_t len;
+		if (store_entry(p->out, end, &d, &len, &e) != 0)
+			break;
+		if (r.bytes > 0 && r.bytes + len > LINK_RUN_BYTES) {
+			free(d);
+			break;
+		}
+		link_run_add(&r, end, d, len);
+		free(d);
+		end++;
+	}
+	if (end == p->next_inorder || node_sign_checkpoint(p, end, &cp, &e) != 0) {
+		json_decref(r.arr);
+		node_log(p->n, "cannot send %s from %llu: %s", p->out_origin,
+			 (unsigned long long)p->next_inorder, e.msg);
+		return -1;
+	}
+	link_send(l, FRAME_ENTRIES,
+		  json_pack("{s:s, s:I, s:o, s:s}", "origin", p->out_origin, "first",
+			    (json_int_t)p->next_inorder, "entries", r.arr, "checkpoint", cp));
+	free(cp);
+	p->fly[p->nfly].end = end;
+	p->fly[p->nfly++].bytes = r.bytes;
+	p->inflight += r.bytes;
+	p->next_inorder = end;
+	if (end > p->sent_cp)
+		p->sent_cp = end;
+	return 0;
+}
+
+static json_t *link_proof_json(const merkle_hash *h, size_t n)
+{
+	json_t *a = json_array();
+	char b[B64_ENCLEN(32) + 1];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		b64_encode(b, h[i], 32);
+		json_array_append_new(a, json_string(b));
+	}
+	return a;
+}
+
+static int link_send_ooo(struct npeer *p, struct link *l, uint64_t idx,
+			 uint64_t size)
+{
+	struct perr e;
+	merkle_hash incl[MERKLE_MAX_PROOF], cons[MERKLE_MAX_PROOF];
+	size_t ni = 0, nc = 0;
+	uint8_t *d;
+	size_t len;
+	char *cp, *b;
+
+	if (store_entry(p->out, idx, &d, &len, &e) != 0)
+		return -1;
+	if (node_sign_checkpoint(p, size, &cp, &e) != 0 ||
+	    store_prove_inclusion(p->out, idx, size, incl, &ni, &e) != 0 ||
+	    (p->sent_cp > 0 && p->sent_cp < size &&
+	     store_prove_consistency(p->out, p->sent_cp, size, cons, &nc, &e) != 0)) {
+		free(d);
+		node_log(p->n, "cannot send %s/%llu out of order: %s", p->out_origin,
+			 (unsigned long long)idx, e.msg);
+		return -1;
+	}
+	b = malloc(B64_ENCLEN(len) + 1);
+	if (b == NULL) {
+		free(d);
+		free(cp);
+		return -1;
+	}
+	b64_encode(b, d, len);
+	free(d);
+	link_send(l, FRAME_OOO,
+		  json_pack("{s:s, s:I, s:s, s:s, s:o, s:o}", "origin", p->out_origin,
+			    "index", (json_int_t)idx, "entry", b, "checkpoint", cp,
+			    "inclusion", link_proof_json(incl, ni), "consistency",
+			    link_proof_json(cons, nc)));
+	free(b);
+	free(cp);
+	idxset_add(&p->ooo_sent, idx);
+	p->oofly[p->noofly].idx = idx;
+	p->oofly[p->noofly++].bytes = len;
+	p->inflight += len;
+	if (size > p->sent_cp)
+		p->sent_cp = size;
+	return 0;
+}
+
+/* The most urgent entry not yet sent or held, or -1. */
+static int64_t link_next_urgent(struct npeer *p)
+{
+	int pr;
+	size_t i;
+
+	for (pr = 0; pr < 3; pr++) {
+		struct idxset *u = &p->urgent[pr];
+		idxset_del_below(u, p->r_size);
+		for (i = 0; i < u->n; i++) {
+			uint64_t idx = u->v[i];
+			if (idxset_has(&p->r_also, idx) || idx < p->next_inorder ||
+			    idxset_has(&p->ooo_sent, idx))
+				continue;
+			return (int64_t)idx;
+		}
+	}
+	return -1;
+}
+
+void link_deliver(struct npeer *p)
+{
+	struct link *l = p->active;
+	uint64_t size = store_log_size(p->out);
+
+	if (l == NULL || l->state != LINK_READY || l->bev == NULL)
+		return;
+	while (p->inflight < LINK_WINDOW) {
+		int64_t u = link_next_urgent(p);
+		if (u >= 0 && (uint64_t)u != p->next_inorder &&
+		    p->noofly < sizeof p->oofly / sizeof p->oofly[0]) {
+			if (link_send_ooo(p, l, (uint64_t)u, size) != 0)
+				break;
+			continue;
+		}
+		if (p->next_inorder < size && p->nfly < sizeof p->fly / sizeof p->fly[0]) {
+			if (link_send_run(p, l, size) != 0)
+				break;
+			continue;
+		}
+		break;
+	}
+}
+
+int link_rx_ack(struct link *l, json_t *body, struct perr *e)
+{
+	struct npeer *p = l->peer;
+	json_t *also = json_object_get(body, "also"), *v;
+	json_t *js = json_object_get(body, "size"), *jv = json_object_get(body, "verified");
+	const char *origin = json_string_value(json_object_get(body, "origin"));
+	uint64_t size, verified, out = store_log_size(p->out), prev = 0;
+	size_t i, k;
+
+	if (origin == NULL || !json_is_integer(js) || !json_is_integer(jv) ||
+	    !json_is_array(also) || json_array_size(also) > ENV_MAX_ALSO)
+		return perr_set(e, "ACK: needs origin, size, also, verified");
+	if (strcmp(origin, p->out_origin) != 0)
+		return perr_set(e, "ACK: origin \"%.100s\" is not our log to %s", origin,
+				p->card.name);
+	size = (uint64_t)json_integer_value(js);
+	verified = (uint64_t)json_integer_value(jv);
+	if (json_integer_value(js) < 0 || json_integer_value(jv) < 0 || size > out ||
+	    verified > out)
+		return perr_set(e, "ACK: size %llu / verified %llu beyond our log's %llu",
+				(unsigned long long)size, (unsigned long long)verified,
+				(unsigned long long)out);
+	idxset_clear(&p->r_also);
+	json_array_foreach(also, i, v) {
+		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+		    (uint64_t)json_integer_value(v) >= out ||
+		    (i > 0 && (uint64_t)json_integer_value(v) <= prev))
+			return perr_set(e, "ACK: also[%zu] is not an index of our log in "
+					"increasing order", i);
+		prev = (uint64_t)json_integer_value(v);
+		idxset_add(&p->r_also, prev);
+	}
+	p->r_size = size;
+	p->r_verified = verified;
+	if (l->up_since_ms == 0)
+		l->up_since_ms = node_now_ms();
+	if (p->active == NULL) {
+		link_pick_active(p);
+		return 0;
+	}
+	if (p->active != l)
+		return 0;
+	if (p->next_inorder < size)
+		p->next_inorder = size; /* e.g. entries sent on a path now down */
+	for (i = 0, k = 0; i < p->nfly; i++) {
+		if (p->fly[i].end <= size)
+			p->inflight -= p->fly[i].bytes;
+		else
+			p->fly[k++] = p->fly[i];
+	}
+	p->nfly = k;
+	for (i = 0, k = 0; i < p->noofly; i++) {
+		if (p->oofly[i].idx < size || idxset_has(&p->r_also, p->oofly[i].idx))
+			p->inflight -= p->oofly[i].bytes;
+		else
+			p->oofly[k++] = p->oofly[i];
+	}
+	p->noofly = k;
+	link_deliver(p);
+	return 0;
+}
+
+/* ---- frames ------------------------------------------------------------ */
+
+static int link_hello_check(struct link *l, json_t *b, struct perr *e)
+{
+	json_t *v = json_object_get(b, "v");
+	const char *name = json_string_value(json_object_get(b, "node"));
+
+	if (!json_is_integer(v) || json_integer_value(v) != 1)
+		return perr_set(e, "protocol version is not 1");
+	if (name == NULL || l->peer == NULL || strcmp(name, l->peer->card.name) != 0)
+		return perr_set(e, "says it is \"%.64s\" but holds the key of %s",
+				name ? name : "", link_who(l));
+	return 0;
+}
+
+static void link_pong(struct link *l, json_t *b)
+{
+	json_t *t = json_object_get(b, "t"), *pt = json_object_get(b, "peer_time");
+	int64_t now = node_now_ms();
+
+	l->last_pong_ms = now;
+	if (json_is_integer(t) && json_integer_value(t) <= now) {
+		l->rtt_ms = now - json_integer_value(t);
+		if (json_is_integer(pt) && l->peer) {
+			l->peer->skew_ms = json_integer_value(pt) -
+					   (json_integer_value(t) + l->rtt_ms / 2);
+			l->peer->skew_known = 1;
+		}
+	}
+}
+
+/* Handles one frame.  Returns 0 to go on, 1 to pause reading until the
+ * next flush, -1 when the path was closed. */
+static int link_frame(struct link *l, int type, const uint8_t *body,
+		      size_t len)
+{
+	struct node *n = l->n;
+	json_error_t jerr;
+	json_t *b;
+	struct perr e;
+	int rc = 0;
+	char why[PERR_MAX + 64];
+
+	e.msg[0] = '\0';
+	b = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (b == NULL || !json_is_object(b)) {
+		snprintf(why, sizeof why, "%s frame body is not a JSON object: %s",
+			 frame_type_name(type), b ? "not an object" : jerr.text);
+		json_decref(b);
+		link_reject(l, "bad-frame", body, len, why);
+		return -1;
+	}
+	l->last_rx_ms = node_now_ms();
+	if (l->outgoing) {
+		switch (l->state == LINK_GREETING ? -type : type) {
+		case -FRAME_WELCOME:
+			if (link_hello_check(l, b, &e) != 0)
+				break;
+			link_send(l, FRAME_HELLO, json_pack("{s:i, s:s, s:I}", "v", 1, "node",
+							    n->conf.name, "time",
+							    (json_int_t)node_now_ms()));
+			l->state = LINK_READY;
+			l->backoff_ms = 250;
+			node_log(n, "path %s -> %s up", l->addr, link_who(l));
+			json_decref(b);
+			return 0;
+		case FRAME_ACK:
+			rc = link_rx_ack(l, b, &e);
+			break;
+		case FRAME_COSIG:
+			rc = node_rx_cosig(n, l, b, &e);
+			break;
+		case FRAME_PONG:
+			link_pong(l, b);
+			break;
+		case FRAME_ERROR:
+			snprintf(why, sizeof why, "peer says: %.200s",
+				 json_string_value(json_object_get(b, "error"))
+					 ? json_string_value(json_object_get(b, "error")) : "?");
+			json_decref(b);
+			link_down(l, why);
+			return -1;
+		default:
+			perr_set(&e, "unexpected %s frame", frame_type_name(type));
+			rc = -1;
+		}
+	} else {
+		switch (l->state == LINK_GREETING ? -type : type) {
+		case -FRAME_HELLO:
+			if (link_hello_check(l, b, &e) != 0) {
+				rc = -1;
+				break;
+			}
+			l->state = LINK_READY;
+			l->up_since_ms = node_now_ms();
+			node_log(n, "path %s <- %s up", l->addr, link_who(l));
+			link_send(l, FRAME_ACK, node_ack_body(l->peer));
+			break;
+		case FRAME_ENTRIES:
+			rc = node_rx_entries(n, l, b, &e);
+			break;
+		case FRAME_OOO:
+			rc = node_rx_ooo(n, l, b, &e);
+			if (rc == 0)
+				rc = 1; /* commit it before reading what follows */
+			break;
+		case FRAME_PING:
+			link_send(l, FRAME_PONG,
+				  json_pack("{s:O, s:I}", "t",
+					    json_object_get(b, "t") ? json_object_get(b, "t")
+								    : json_null(),
+					    "peer_time", (json_int_t)node_now_ms()));
+			break;
+		case FRAME_ERROR:
+			json_decref(b);
+			link_down(l, "peer sent ERROR");
+			return -1;
+		default:
+			perr_set(&e, "unexpected %s frame", frame_type_name(type));
+			rc = -1;
+		}
+	}
+	json_decref(b);
+	if (rc < 0 || e.msg[0] != '\0') {
+		if (e.msg[0] == '\0')
+			snprintf(e.msg, sizeof e.msg, "%s frame refused", frame_type_name(type));
+		link_reject(l, "rejected-frame", body, len, e.msg);
+		return -1;
+	}
+	return rc;
+}
+
+static void link_read(struct bufferevent *bev, void *arg)
+{
+	struct link *l = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct perr e;
+
+	while (!l->paused && l->bev) {
+		size_t have = evbuffer_get_length(in);
+		const uint8_t *d;
+		const uint8_t *body;
+		size_t blen;
+		int type, r;
+
+		if (have < FRAME_HDR)
+			return;
+		d = evbuffer_pullup(in, FRAME_HDR);
+		r = frame_peek(d, FRAME_HDR, &type, &body, &blen, &e);
+		if (r < 0) {
+			uint8_t ev[64];
+			size_t k = evbuffer_copyout(in, ev, sizeof ev);
+			link_reject(l, "bad-frame", ev, k, e.msg);
+			return;
+		}
+		/* The header is sound; wait for the whole frame. */
+		{
+			uint32_t fl = (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 |
+				      (uint32_t)d[2] << 8 | d[3];
+			if (have < 4 + (size_t)fl)
+				return;
+			d = evbuffer_pullup(in, 4 + (ev_ssize_t)fl);
+			frame_peek(d, 4 + fl, &type, &body, &blen, &e);
+		}
+		r = link_frame(l, type, body, blen);
+		if (r < 0)
+			return; /* l may be gone */
+		evbuffer_drain(in, FRAME_HDR + blen);
+		if (r == 1) {
+			l->paused = 1;
+			bufferevent_disable(bev, EV_READ);
+		}
+	}
+}
+
+void link_resume(struct link *l)
+{
+	if (l->peer == NULL && !l->outgoing) {
+		if (l->bev)
+			bufferevent_free(l->bev);
+		free(l); /* closed while waiting for the flush */
+		return;
+	}
+	if (l->paused && l->bev) {
+		l->paused = 0;
+		bufferevent_enable(l->bev, EV_READ);
+		link_read(l->bev, l);
+	}
+}
+
+static void link_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct link *l = arg;
+	struct node *n = l->n;
+	struct perr e;
+	char why[PERR_MAX + 64];
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		l->last_rx_ms = node_now_ms();
+		if (l->outgoing) {
+			l->state = LINK_GREETING; /* nothing sent before WELCOME */
+			return;
+		}
+		SSL *ssl = bufferevent_openssl_get_ssl(l->bev);
+		uint8_t pub[32];
+		size_t i;
+		if (tls_peer_key(ssl, pub, &e) == 0)
+			for (i = 0; i < n->npeers; i++)
+				if (memcmp(n->peers[i]->card.tls_pub, pub, 32) == 0)
+					l->peer = n->peers[i];
+		if (l->peer == NULL) {
+			link_down(l, "peer key is not pinned");
+			return;
+		}
+		l->state = LINK_GREETING;
+		link_send(l, FRAME_WELCOME, json_pack("{s:i, s:s, s:I}", "v", 1, "node",
+						      n->conf.name, "time",
+						      (json_int_t)node_now_ms()));
+		return;
+	}
+	if (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF)) {
+		SSL *ssl = bufferevent_openssl_get_ssl(l->bev);
+		unsigned long oe = bufferevent_get_openssl_error(l->bev);
+		if (ssl && tls_pin_error(ssl, &e) != 0) {
+			snprintf(why, sizeof why, "TLS refused: %s", e.msg);
+			node_alarm(n, "wrong-key", l->peer ? l->peer->card.name : NULL, NULL,
+				   NULL, "path %s: %s", l->addr, why);
+		} else if (oe) {
+			char es[256];
+			ERR_error_string_n(oe, es, sizeof es);
+			snprintf(why, sizeof why, "TLS: %s", es);
+			if (l->state == LINK_CONNECTING)
+				node_log(n, "path %s %s %s: handshake failed: %s", l->addr,
+					 l->outgoing ? "->" : "<-", link_who(l), why);
+		} else if (what & BEV_EVENT_EOF) {
+			snprintf(why, sizeof why, "closed by the peer");
+		} else if (l->state == LINK_CONNECTING && l->outgoing) {
+			snprintf(why, sizeof why, "cannot connect: %s",
+				 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		} else {
+			snprintf(why, sizeof why, "%s", evutil_socket_error_to_string(
+							       EVUTIL_SOCKET_ERROR()));
+		}
+		while ((oe = bufferevent_get_openssl_error(l->bev)) != 0)
+			;
+		ERR_clear_error();
+		link_down(l, why);
+	}
+}
+
+static void link_setup_bev(struct link *l)
+{
+	bufferevent_openssl_set_allow_dirty_shutdown(l->bev, 1);
+	bufferevent_setcb(l->bev, link_read, NULL, link_event, l);
+	bufferevent_setwatermark(l->bev, EV_READ, 0, 4 * FRAME_MAX);
+	bufferevent_enable(l->bev, EV_READ | EV_WRITE);
+}
+
+static void link_connect(struct link *l)
+{
+	struct node *n = l->n;
+	struct sockaddr_storage ss;
+	int sslen;
+	struct perr e;
+	SSL *ssl;
+
+	if (link_sockaddr(l->addr, &ss, &sslen) != 0) {
+		link_down(l, "cannot resolve the address");
+		return;
+	}
+	ssl = tls_ssl_new(n->cli_ctx, &l->peer->card.tls_pub, 1, &e);
+	if (ssl == NULL) {
+		node_log(n, "path %s: %s", l->addr, e.msg);
+		link_down(l, "TLS setup failed");
+		return;
+	}
+	l->bev = bufferevent_openssl_socket_new(n->base, -1, ssl,
+						BUFFEREVENT_SSL_CONNECTING,
+						BEV_OPT_CLOSE_ON_FREE);
+	if (l->bev == NULL) {
+		SSL_free(ssl);
+		link_down(l, "out of memory");
+		return;
+	}
+	link_setup_bev(l);
+	l->state = LINK_CONNECTING;
+	l->last_rx_ms = node_now_ms();
+	l->last_pong_ms = 0;
+	l->up_since_ms = 0;
+	if (bufferevent_socket_connect(l->bev, (struct sockaddr *)&ss, sslen) != 0)
+		link_down(l, "connect failed");
+}
+
+static void link_retry(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	link_connect(arg);
+}
+
+static void link_accept(struct evconnlistener *lis, evutil_socket_t fd,
+			struct sockaddr *sa, int salen, void *arg)
+{
+	struct node *n = arg;
+	struct link *l = calloc(1, sizeof *l);
+	struct perr e;
+	SSL *ssl;
+	char host[128] = "?";
+
+	(void)lis;
+	(void)salen;
+	if (sa->sa_family == AF_INET)
+		evutil_inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, host, sizeof host);
+	else if (sa->sa_family == AF_INET6)
+		evutil_inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, host,
+				 sizeof host);
+	ssl = l ? tls_ssl_new(n->srv_ctx, (const uint8_t(*)[32])n->pins, n->npeers, &e) : NULL;
+	if (ssl == NULL) {
+		free(l);
+		evutil_closesocket(fd);
+		return;
+	}
+	l->n = n;
+	snprintf(l->addr, sizeof l->addr, "%s:%u", host,
+		 sa->sa_family == AF_INET ? ntohs(((struct sockaddr_in *)sa)->sin_port)
+		 : sa->sa_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)sa)->sin6_port) : 0);
+	l->bev = bufferevent_openssl_socket_new(n->base, fd, ssl,
+						BUFFEREVENT_SSL_ACCEPTING,
+						BEV_OPT_CLOSE_ON_FREE);
+	if (l->bev == NULL) {
+		SSL_free(ssl);
+		evutil_closesocket(fd);
+		free(l);
+		return;
+	}
+	l->state = LINK_CONNECTING;
+	l->last_rx_ms = node_now_ms();
+	l->next = n->incoming;
+	n->incoming = l;
+	link_setup_bev(l);
+}
+
+void link_tick(struct node *n)
+{
+	int64_t now = node_now_ms();
+	size_t i, k;
+	struct link *l, *nx;
+
+	for (i = 0; i < n->npeers; i++) {
+		struct npeer *p = n->peers[i];
+		for (k = 0; k < p->npaths; k++) {
+			l = p->paths[k];
+			if (l->state == LINK_DOWN)
+				continue;
+			if (now - l->last_rx_ms > LINK_DEAD_MS) {
+				link_down(l, l->state == LINK_READY ? "silent: no heartbeat"
+								    : "no answer");
+				continue;
+			}
+			if (l->state == LINK_READY) {
+				link_send(l, FRAME_PING, json_pack("{s:I, s:I}", "seq",
+								   (json_int_t)++l->ping_seq,
+								   "t", (json_int_t)now));
+				l->ping_sent_ms = now;
+			}
+		}
+		if (p->active == NULL)
+			link_pick_active(p);
+	}
+	for (l = n->incoming; l; l = nx) {
+		nx = l->next;
+		if (now - l->last_rx_ms > LINK_DEAD_MS)
+			link_down(l, "silent: no heartbeat");
+	}
+}
+
+int link_start(struct node *n, struct perr *e)
+{
+	char kp[4200], cp[4200];
+	size_t i, k;
+
+	if (nodedir_path(kp, sizeof kp, n->dir, "tls.key", e) != 0 ||
+	    nodedir_path(cp, sizeof cp, n->dir, "tls.crt", e) != 0)
+		return -1;
+	n->srv_ctx = tls_ctx_new(1, kp, cp, e);
+	n->cli_ctx = n->srv_ctx ? tls_ctx_new(0, kp, cp, e) : NULL;
+	if (n->cli_ctx == NULL)
+		return -1;
+	n->pins = calloc(n->npeers ? n->npeers : 1, 32);
+	if (n->pins == NULL)
+		return perr_set(e, "out of memory");
+	for (i = 0; i < n->npeers; i++)
+		memcpy(n->pins[i], n->peers[i]->card.tls_pub, 32);
+	for (i = 0; i < n->conf.nlisten; i++) {
+		struct sockaddr_storage ss;
+		int sslen;
+		if (link_sockaddr(n->conf.listen[i], &ss, &sslen) != 0)
+			return perr_set(e, "listen address %s cannot be resolved",
+					n->conf.listen[i]);
+		n->listeners[i] = evconnlistener_new_bind(
+			n->base, link_accept, n, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
+			64, (struct sockaddr *)&ss, sslen);
+		if (n->listeners[i] == NULL)
+			return perr_set(e, "cannot listen on %s: %s", n->conf.listen[i],
+					strerror(errno));
+		n->nlisteners++;
+		node_log(n, "listening for peers on %s", n->conf.listen[i]);
+	}
+	for (i = 0; i < n->npeers; i++) {
+		struct npeer *p = n->peers[i];
+		for (k = 0; k < p->card.naddrs && k < NODE_MAX_PATHS; k++) {
+			struct link *l = calloc(1, sizeof *l);
+			if (l == NULL)
+				return perr_set(e, "out of memory");
+			l->n = n;
+			l->peer = p;
+			l->outgoing = 1;
+			l->pathno = (int)k;
+			l->backoff_ms = 250;
+			l->state = LINK_DOWN;
+			snprintf(l->addr, sizeof l->addr, "%s", p->card.addrs[k]);
+			l->retry = evtimer_new(n->base, link_retry, l);
+			p->paths[p->npaths++] = l;
+			link_connect(l);
+		}
+	}
+	return 0;
+}
+
+void link_stop(struct node *n)
+{
+	size_t i, k;
+	struct link *l, *nx;
+
+	for (i = 0; i < n->nlisteners; i++)
+		evconnlistener_free(n->listeners[i]);
+	n->nlisteners = 0;
+	for (i = 0; i < n->npeers; i++) {
+		struct npeer *p = n->peers[i];
+		for (k = 0; k < p->npaths; k++) {
+			l = p->paths[k];
+			if (l->bev)
+				bufferevent_free(l->bev);
+			if (l->retry)
+				event_free(l->retry);
+			free(l);
+		}
+		p->npaths = 0;
+		p->active = NULL;
+	}
+	for (l = n->incoming; l; l = nx) {
+		nx = l->next;
+		if (l->bev)
+			bufferevent_free(l->bev);
+		free(l);
+	}
+	n->incoming = NULL;
+	free(n->pins);
+	n->pins = NULL;
+	if (n->srv_ctx)
+		SSL_CTX_free(n->srv_ctx);
+	if (n->cli_ctx)
+		SSL_CTX_free(n->cli_ctx);
+	n->srv_ctx = n->cli_ctx = NULL;
+}

@@ -1,0 +1,1806 @@
+/*
+ * node.c — the running node: its state and its write path (nodeint.h).
+ *
+ * Everything durable happens in node_flush, one SQLite transaction per turn
+ * of the event loop (group commit):
+ *
+ *   - the sequencer appends submitted entries to the peers' outbound logs
+ *     (an idempotency key already used returns the entry it made);
+ *   - verified runs of a peer's log are appended to its mirror, and
+ *     verified out-of-order entries are held;
+ *   - receipts for what earlier flushes made durable are logged, and the
+ *     peer's checkpoints cosigned;
+ *   - alarms are recorded.
+ *
+ * Only after the commit are operators answered, peers sent ACKs and
+ * cosignatures, and new entries delivered; a checkpoint is signed only for
+ * a durable size.  Ed25519 signatures are deterministic, so signing the same
+ * size twice gives the same bytes: two roots are never signed for one size.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <sqlite3.h>
+
+#include "b64.h"
+#include "checkpoint.h"
+#include "file.h"
+#include "frame.h"
+#include "node.h"
+#include "nodeint.h"
+#include "tls.h"
+
+static const char *const node_schema =
+	"CREATE TABLE IF NOT EXISTS ids(peer TEXT, id TEXT, idx INTEGER NOT NULL,"
+	" PRIMARY KEY(peer, id)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS outbox(peer TEXT, idx INTEGER, prec INTEGER,"
+	" type TEXT, time INTEGER, id TEXT, receipted INTEGER, rtime INTEGER,"
+	" rcpt INTEGER, acked INTEGER, PRIMARY KEY(peer, idx)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS outbox_unr ON outbox(peer, prec, idx)"
+	" WHERE receipted IS NULL;"
+	"CREATE TABLE IF NOT EXISTS inbox(origin TEXT, idx INTEGER, prec INTEGER,"
+	" type TEXT, time INTEGER, received INTEGER, acked INTEGER, ackidx INTEGER,"
+	" PRIMARY KEY(origin, idx)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS inbox_unacked ON inbox(origin, prec, idx)"
+	" WHERE acked IS NULL;"
+	"CREATE TABLE IF NOT EXISTS held(origin TEXT, idx INTEGER, entry BLOB,"
+	" cpnote TEXT, proof TEXT, PRIMARY KEY(origin, idx)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS ckpt(origin TEXT, size INTEGER, note TEXT,"
+	" PRIMARY KEY(origin, size)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS cosigned(origin TEXT PRIMARY KEY, size INTEGER,"
+	" note TEXT);"
+	"CREATE TABLE IF NOT EXISTS alarms(id INTEGER PRIMARY KEY, key TEXT UNIQUE,"
+	" time INTEGER, kind TEXT, peer TEXT, detail TEXT, evidence TEXT);"
+	"CREATE TABLE IF NOT EXISTS pstate(peer TEXT PRIMARY KEY, rc_below INTEGER,"
+	" rc_nalso INTEGER);";
+
+static volatile sig_atomic_t node_dummy;
+
+int64_t node_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void node_log(struct node *n, const char *fmt, ...)
+{
+	char line[1024], ts[ENV_TIME_LEN + 1];
+	va_list ap;
+	size_t i;
+
+	(void)n;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	/* One line an event: no control characters from peers or files. */
+	for (i = 0; line[i]; i++)
+		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+			line[i] = '?';
+	env_time_format(node_now_ms() / 1000, ts);
+	fprintf(stderr, "%s %s\n", ts, line);
+}
+
+void node_kick(struct node *n)
+{
+	event_active(n->flush_ev, EV_TIMEOUT, 0);
+}
+
+struct npeer *node_peer(struct node *n, const char *name)
+{
+	size_t i;
+	for (i = 0; i < n->npeers; i++)
+		if (strcmp(n->peers[i]->card.name, name) == 0)
+			return n->peers[i];
+	return NULL;
+}
+
+/* PARLEY_CRASH=<point> makes the node kill itself at that point, so tests
+ * can show that a crash there loses and duplicates nothing. */
+void node_crashpoint(struct node *n, int point)
+{
+	if (n->crashpoint == point) {
+		node_log(n, "crash point %d reached: SIGKILL", point);
+		kill(getpid(), SIGKILL);
+	}
+}
+
+/* A small cache of prepared statements, keyed by the SQL text's address
+ * (every caller passes a string literal). */
+static struct {
+	const char *sql;
+	sqlite3_stmt *st;
+} node_q[64];
+static size_t node_nq;
+
+static sqlite3_stmt *q(struct node *n, const char *sql)
+{
+	size_t i;
+	for (i = 0; i < node_nq; i++)
+		if (node_q[i].sql == sql) {
+			sqlite3_reset(node_q[i].st);
+			sqlite3_clear_bindings(node_q[i].st);
+			return node_q[i].st;
+		}
+	if (node_nq == sizeof node_q / sizeof node_q[0])
+		abort(); /* a programming error: more distinct queries than slots */
+	if (sqlite3_prepare_v3(n->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+			       &node_q[node_nq].st, NULL) != SQLITE_OK) {
+		node_log(n, "internal: cannot prepare \"%.60s\": %s", sql,
+			 sqlite3_errmsg(n->db));
+		abort();
+	}
+	node_q[node_nq].sql = sql;
+	return node_q[node_nq++].st;
+}
+
+static void q_free_all(void)
+{
+	size_t i;
+	for (i = 0; i < node_nq; i++)
+		sqlite3_finalize(node_q[i].st);
+	node_nq = 0;
+}
+
+/* Steps a statement that returns no rows; -1 with e on failure. */
+static int q_done(struct node *n, sqlite3_stmt *st, struct perr *e)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return perr_set(e, "database: %s", sqlite3_errmsg(n->db));
+	return 0;
+}
+
+/* ---- alarms ---------------------------------------------------------- */
+
+void node_alarm(struct node *n, const char *kind, const char *peer,
+		const char *key, const char *evidence, const char *fmt, ...)
+{
+	struct alarm_q *a = calloc(1, sizeof *a);
+	char detail[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof detail, fmt, ap);
+	va_end(ap);
+	node_log(n, "ALARM %s%s%s: %s", kind, peer ? " from " : "", peer ? peer : "",
+		 detail);
+	if (a == NULL)
+		return;
+	snprintf(a->kind, sizeof a->kind, "%s", kind);
+	snprintf(a->peer, sizeof a->peer, "%s", peer ? peer : "");
+	if (key)
+		snprintf(a->key, sizeof a->key, "%s", key);
+	else
+		snprintf(a->key, sizeof a->key, "%s/%lld/%p", kind,
+			 (long long)node_now_ms(), (void *)a);
+	a->detail = strdup(detail);
+	a->evidence = evidence ? strdup(evidence) : NULL;
+	a->next = n->alarms;
+	n->alarms = a;
+	node_kick(n);
+}
+
+static void alarm_free(struct alarm_q *a)
+{
+	while (a) {
+		struct alarm_q *nx = a->next;
+		free(a->detail);
+		free(a->evidence);
+		free(a);
+		a = nx;
+	}
+}
+
+/* ---- the mirror's compact range -------------------------------------- */
+
+/* RFC 6962: the root of [0, n) is the right fold of the perfect subtrees
+ * of n's binary decomposition, largest first; appending a leaf merges the
+ * equal-sized subtrees at the right end. */
+static void front_push(merkle_hash *f, int *nf, uint64_t size,
+		       const merkle_hash leaf)
+{
+	memcpy(f[(*nf)++], leaf, MERKLE_HASH);
+	for (uint64_t s = size; s & 1; s >>= 1) {
+		merkle_node_hash(f[*nf - 2], f[*nf - 2], f[*nf - 1]);
+		(*nf)--;
+	}
+}
+
+static void front_root(const merkle_hash *f, int nf, merkle_hash out)
+{
+	merkle_hash h;
+	int i;
+
+	if (nf == 0) {
+		merkle_empty_root(out);
+		return;
+	}
+	memcpy(h, f[nf - 1], MERKLE_HASH);
+	for (i = nf - 2; i >= 0; i--)
+		merkle_node_hash(h, f[i], h);
+	memcpy(out, h, MERKLE_HASH);
+}
+
+static int front_load(struct npeer *p, struct perr *e)
+{
+	struct merkle_node nodes[64];
+	size_t k;
+
+	p->m_size = store_log_size(p->in);
+	k = merkle_range_nodes(0, p->m_size, nodes);
+	p->nfront = (int)k;
+	if (k == 0)
+		return 0;
+	return store_read_nodes(p->in, nodes, k, p->front, e);
+}
+
+/* ---- checkpoints ----------------------------------------------------- */
+
+int node_sign_checkpoint(struct npeer *p, uint64_t size, char **note,
+			 struct perr *e)
+{
+	struct checkpoint c;
+	char text[1024];
+	long tl;
+	size_t nl;
+	const struct note_signer *s = &p->signer;
+
+	if (p->cp_cache && p->cp_cache_size == size) {
+		*note = strdup(p->cp_cache);
+		return *note ? 0 : perr_set(e, "out of memory");
+	}
+	if (size > store_log_size(p->out))
+		return perr_set(e, "%s: no checkpoint beyond the durable size",
+				p->out_origin);
+	memset(&c, 0, sizeof c);
+	snprintf(c.origin, sizeof c.origin, "%.255s", p->out_origin);
+	c.size = size;
+	if (store_root(p->out, size, c.root, e) != 0)
+		return -1;
+	tl = checkpoint_format(&c, text, sizeof text, e);
+	if (tl < 0 || note_sign(note, &nl, text, (size_t)tl, &s, 1, 0, e) != 0)
+		return -1;
+	free(p->cp_cache);
+	p->cp_cache = strdup(*note);
+	p->cp_cache_size = size;
+	return 0;
+}
+
+/* Opens a peer's signed checkpoint of its log to us. */
+static int node_open_cp(struct npeer *p, const char *note, size_t len,
+			struct checkpoint *c, struct perr *e)
+{
+	struct note nt;
+
+	if (note_open(&nt, note, len, &p->in_vkey, 1, NULL, NULL, e) != 0)
+		return perr_wrap(e, "checkpoint");
+	if (checkpoint_parse(c, nt.text, nt.textlen, e) != 0)
+		return -1;
+	if (strcmp(c->origin, p->in_origin) != 0)
+		return perr_set(e, "checkpoint origin \"%.100s\" is not \"%s\"",
+				c->origin, p->in_origin);
+	return 0;
+}
+
+/* ---- submission ------------------------------------------------------ */
+
+int node_submit(struct node *n, struct npeer *p, enum env_type type,
+		enum env_prec prec, const char *id, char *ent, size_t len,
+		struct api_req *r, struct sub **out, struct perr *e)
+{
+	struct sub *s = calloc(1, sizeof *s);
+
+	if (s == NULL) {
+		free(ent);
+		return perr_set(e, "out of memory");
+	}
+	s->p = p;
+	s->type = type;
+	s->prec = prec;
+	snprintf(s->id, sizeof s->id, "%s", id);
+	s->ent = ent;
+	s->len = len;
+	s->req = r;
+	s->inbox_ack_idx = -1;
+	*n->subs_tail = s;
+	n->subs_tail = &s->next;
+	if (out)
+		*out = s;
+	node_kick(n);
+	return 0;
+}
+
+static int node_make_entry(struct node *n, struct npeer *p,
+			   struct envelope *env, char **ent, size_t *len,
+			   struct perr *e)
+{
+	snprintf(env->from, sizeof env->from, "%s", n->conf.name);
+	snprintf(env->to, sizeof env->to, "%s", p->card.name);
+	env->time = node_now_ms() / 1000;
+	return env_encode(env, ent, len, e);
+}
+
+/* The receipt for what is durable of p's log (DESIGN: cumulative, written
+ * after the entries are durable). */
+static int node_queue_receipt(struct node *n, struct npeer *p, struct perr *e)
+{
+	struct envelope env;
+	char *ent;
+	size_t len;
+
+	memset(&env, 0, sizeof env);
+	env.type = ENV_RECEIPT;
+	env.prec = p->rc_prec;
+	snprintf(env.of, sizeof env.of, "%.255s", p->in_origin);
+	env.below = p->d_size;
+	env.also = p->d_held.v;
+	env.nalso = p->d_held.n > ENV_MAX_ALSO ? ENV_MAX_ALSO : p->d_held.n;
+	snprintf(env.id, sizeof env.id, "receipt-%llu-%zu-%lld",
+		 (unsigned long long)env.below, env.nalso,
+		 (long long)node_now_ms());
+	if (node_make_entry(n, p, &env, &ent, &len, e) != 0)
+		return -1;
+	p->rc_below = env.below;
+	p->rc_nalso = env.nalso;
+	return node_submit(n, p, ENV_RECEIPT, env.prec, env.id, ent, len, NULL,
+			   NULL, e);
+}
+
+static void node_queue_test(struct node *n, struct npeer *p)
+{
+	struct envelope env;
+	char *ent, text[300];
+	size_t len;
+	struct perr e;
+
+	memset(&env, 0, sizeof env);
+	env.type = ENV_TEST;
+	env.prec = ENV_ROUTINE;
+	snprintf(env.id, sizeof env.id, "test-%lld", (long long)node_now_ms());
+	snprintf(text, sizeof text, "link test from %s", n->conf.name);
+	env.text = text;
+	if (node_make_entry(n, p, &env, &ent, &len, &e) != 0 ||
+	    node_submit(n, p, ENV_TEST, ENV_ROUTINE, env.id, ent, len, NULL, NULL,
+			&e) != 0)
+		node_log(n, "test message to %s: %s", p->card.name, e.msg);
+	p->last_test_tx_ms = node_now_ms();
+}
+
+/* ---- processing what a peer logged ------------------------------------ */
+
+static void node_apply_receipt(struct node *n, struct npeer *p,
+			       const struct envelope *env, uint64_t ridx,
+			       int64_t now)
+{
+	uint64_t size = store_log_size(p->out);
+	sqlite3_stmt *st;
+	struct perr e;
+	size_t i;
+
+	if (strcmp(env->of, p->out_origin) != 0) {
+		node_alarm(n, "bad-receipt", p->card.name, NULL, NULL,
+			   "receipt %llu of %s is for \"%.100s\", not our log %s",
+			   (unsigned long long)ridx, p->in_origin, env->of,
+			   p->out_origin);
+		return;
+	}
+	if (env->below > size ||
+	    (env->nalso > 0 && env->also[env->nalso - 1] >= size)) {
+		node_alarm(n, "bad-receipt", p->card.name, NULL, NULL,
+			   "receipt %llu of %s claims entries of %s we never logged "
+			   "(below %llu, our size %llu)", (unsigned long long)ridx,
+			   p->in_origin, p->out_origin,
+			   (unsigned long long)env->below, (unsigned long long)size);
+		return;
+	}
+	if (env->below > p->rcpt_lo) {
+		st = q(n, "UPDATE outbox SET receipted = ?1, rtime = ?2, rcpt = ?3"
+			  " WHERE peer = ?4 AND idx >= ?5 AND idx < ?6 AND receipted IS NULL");
+		sqlite3_bind_int64(st, 1, now);
+		sqlite3_bind_int64(st, 2, env->time);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)ridx);
+		sqlite3_bind_text(st, 4, p->card.name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 5, (sqlite3_int64)p->rcpt_lo);
+		sqlite3_bind_int64(st, 6, (sqlite3_int64)env->below);
+		if (q_done(n, st, &e) == 0)
+			p->rcpt_lo = env->below;
+	}
+	for (i = 0; i < env->nalso; i++) {
+		st = q(n, "UPDATE outbox SET receipted = ?1, rtime = ?2, rcpt = ?3"
+			  " WHERE peer = ?4 AND idx = ?5 AND receipted IS NULL");
+		sqlite3_bind_int64(st, 1, now);
+		sqlite3_bind_int64(st, 2, env->time);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)ridx);
+		sqlite3_bind_text(st, 4, p->card.name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 5, (sqlite3_int64)env->also[i]);
+		q_done(n, st, &e);
+	}
+}
+
+static void node_apply_ack(struct node *n, struct npeer *p,
+			   const struct envelope *env, uint64_t aidx, int64_t now)
+{
+	size_t i;
+	struct perr e;
+
+	for (i = 0; i < env->nrefs; i++) {
+		const struct env_ref *r = &env->refs[i];
+		uint8_t *d;
+		size_t len;
+		merkle_hash leaf;
+
+		if (strcmp(r->origin, p->out_origin) != 0)
+			continue;
+		if (r->index >= store_log_size(p->out) ||
+		    store_entry(p->out, r->index, &d, &len, &e) != 0) {
+			node_alarm(n, "bad-ack", p->card.name, NULL, NULL,
+				   "ack %llu refers to %s index %llu, which we never logged",
+				   (unsigned long long)aidx, r->origin,
+				   (unsigned long long)r->index);
+			continue;
+		}
+		merkle_leaf_hash(leaf, d, len);
+		free(d);
+		if (memcmp(leaf, r->leaf, 32) != 0) {
+			node_alarm(n, "bad-ack", p->card.name, NULL, NULL,
+				   "ack %llu refers to %s index %llu with a leaf hash "
+				   "that is not our entry's", (unsigned long long)aidx,
+				   r->origin, (unsigned long long)r->index);
+			continue;
+		}
+		sqlite3_stmt *st = q(n, "UPDATE outbox SET acked = ?1 WHERE peer = ?2"
+					" AND idx = ?3 AND acked IS NULL");
+		sqlite3_bind_int64(st, 1, now);
+		sqlite3_bind_text(st, 2, p->card.name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)r->index);
+		q_done(n, st, &e);
+	}
+}
+
+/* One entry of p's log that has just become held (in order or not).
+ * DESIGN principle 5: it is already verified as logged by the peer, so a
+ * malformed envelope is kept as evidence and flagged, never dropped. */
+static void node_process(struct node *n, struct npeer *p, uint64_t idx,
+			 const uint8_t *ent, size_t len, int64_t now)
+{
+	struct envelope env;
+	struct perr e;
+	char key[700];
+
+	if (env_parse(&env, ent, len, &e) != 0) {
+		snprintf(key, sizeof key, "malformed/%s/%llu", p->in_origin,
+			 (unsigned long long)idx);
+		node_alarm(n, "malformed-entry", p->card.name, key, NULL,
+			   "entry %llu of %s is kept as evidence but is not a valid "
+			   "envelope: %s", (unsigned long long)idx, p->in_origin, e.msg);
+		return;
+	}
+	if (strcmp(env.from, p->card.name) != 0 ||
+	    strcmp(env.to, n->conf.name) != 0) {
+		snprintf(key, sizeof key, "misaddressed/%s/%llu", p->in_origin,
+			 (unsigned long long)idx);
+		node_alarm(n, "misaddressed", p->card.name, key, NULL,
+			   "entry %llu of %s says from \"%.64s\" to \"%.64s\"",
+			   (unsigned long long)idx, p->in_origin, env.from, env.to);
+	}
+	switch (env.type) {
+	case ENV_RECEIPT:
+		node_apply_receipt(n, p, &env, idx, now);
+		break;
+	case ENV_ACK:
+		node_apply_ack(n, p, &env, idx, now);
+		break;
+	case ENV_TEST:
+		p->last_test_rx_ms = now;
+		break;
+	default: {
+		sqlite3_stmt *st = q(n, "INSERT OR IGNORE INTO inbox(origin, idx, prec,"
+					" type, time, received) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+		sqlite3_bind_text(st, 1, p->in_origin, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)idx);
+		sqlite3_bind_int(st, 3, env.prec);
+		sqlite3_bind_text(st, 4, env_type_name(env.type), -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 5, env.time);
+		sqlite3_bind_int64(st, 6, now);
+		q_done(n, st, &e);
+		if (env.prec == ENV_FLASH || env.prec == ENV_IMMEDIATE)
+			node_log(n, "received %s %s %s/%llu", env_prec_name(env.prec),
+				 env_type_name(env.type), p->in_origin,
+				 (unsigned long long)idx);
+	}
+	}
+	if (env_needs_receipt(env.type)) {
+		if (!p->rc_pending || env.prec < p->rc_prec_pending)
+			p->rc_prec_pending = env.prec;
+		p->rc_pending = 1;
+	}
+	env_free(&env);
+}
+
+/* ---- receiving a peer's log (docs/protocol.md, "What the receiver
+ * verifies") ---------------------------------------------------------- */
+
+static const char *jstr(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static int jidx(json_t *o, const char *k, uint64_t *out)
+{
+	json_t *v = json_object_get(o, k);
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return -1;
+	*out = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
+/* Decodes a JSON array of base64 hashes (proof) into out. */
+static int jproof(json_t *a, merkle_hash *out, size_t *n, struct perr *e)
+{
+	size_t i;
+	json_t *v;
+
+	if (!json_is_array(a))
+		return perr_set(e, "proof is not an array");
+	if (json_array_size(a) > MERKLE_MAX_PROOF)
+		return perr_set(e, "proof has %zu hashes (most: %d)",
+				json_array_size(a), MERKLE_MAX_PROOF);
+	json_array_foreach(a, i, v) {
+		if (!json_is_string(v) ||
+		    merkle_hash_from_b64(out[i], json_string_value(v),
+					 json_string_length(v), e) != 0)
+			return perr_set(e, "proof hash %zu is not base64 of 32 bytes", i);
+	}
+	*n = json_array_size(a);
+	return 0;
+}
+
+static void node_flush_link(struct node *n, struct link *l)
+{
+	if (l && !l->in_flush_list) {
+		l->in_flush_list = 1;
+		l->flush_next = n->flush_links;
+		n->flush_links = l;
+	}
+	node_kick(n);
+}
+
+/* Evidence for an alarm about two checkpoints: both signed notes. */
+static char *node_evidence2(const char *a, const char *b)
+{
+	size_t la = a ? strlen(a) : 0, lb = b ? strlen(b) : 0;
+	char *s = malloc(la + lb + 64);
+	if (s)
+		snprintf(s, la + lb + 64, "%s\n%s", a ? a : "", b ? b : "");
+	return s;
+}
+
+static void node_split_view(struct node *n, struct npeer *p, const char *held,
+			    const char *got, uint64_t size)
+{
+	char key[700];
+	char *ev = node_evidence2(held, got);
+
+	snprintf(key, sizeof key, "split-view/%s/%llu", p->in_origin,
+		 (unsigned long long)size);
+	node_alarm(n, "split-view", p->card.name, key, ev,
+		   "two checkpoints of %s are not consistent (at size %llu); both "
+		   "kept as evidence", p->in_origin, (unsigned long long)size);
+	free(ev);
+}
+
+/* The verified checkpoint of p's log at exactly this size, if held. */
+static char *node_held_cp(struct node *n, struct npeer *p, uint64_t size)
+{
+	sqlite3_stmt *st = q(n, "SELECT note FROM ckpt WHERE origin = ?1 AND size = ?2");
+	char *r = NULL;
+
+	sqlite3_bind_text(st, 1, p->in_origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)size);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		r = strdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	if (r == NULL && p->v_note && p->v_size == size)
+		r = strdup(p->v_note);
+	return r;
+}
+
+int node_rx_entries(struct node *n, struct link *l, json_t *body,
+		    struct perr *e)
+{
+	struct npeer *p = l->peer;
+	const char *origin = jstr(body, "origin"), *cpn = jstr(body, "checkpoint");
+	json_t *arr = json_object_get(body, "entries"), *v;
+	struct checkpoint c;
+	uint64_t first, size, i;
+	size_t cnt, k;
+	merkle_hash front[64], root;
+	int nf;
+	struct rx_run *run = NULL;
+
+	if (origin == NULL || cpn == NULL || !json_is_array(arr) ||
+	    jidx(body, "first", &first) != 0)
+		return perr_set(e, "ENTRIES: needs origin, first, entries, checkpoint");
+	if (strcmp(origin, p->in_origin) != 0)
+		return perr_set(e, "ENTRIES: origin \"%.100s\" is not %s's log to us",
+				origin, p->card.name);
+	cnt = json_array_size(arr);
+	if (cnt == 0 || cnt > LINK_RUN_MAX)
+		return perr_set(e, "ENTRIES: %zu entries (1..%d allowed)", cnt,
+				LINK_RUN_MAX);
+	if (node_open_cp(p, cpn, strlen(cpn), &c, e) != 0)
+		return perr_wrap(e, "ENTRIES");
+	if (c.size != first + cnt)
+		return perr_set(e, "ENTRIES: checkpoint size %llu is not first + count "
+				"= %llu", (unsigned long long)c.size,
+				(unsigned long long)(first + cnt));
+	if (c.size <= p->m_size) {
+		/* Already held: a resend.  Its checkpoint must still agree. */
+		if (c.size <= p->d_size) {
+			if (store_root(p->in, c.size, root, e) != 0)
+				return -1;
+			if (memcmp(root, c.root, 32) != 0) {
+				char *h = node_held_cp(n, p, p->v_size);
+				node_split_view(n, p, h, cpn, c.size);
+				free(h);
+				return perr_set(e, "ENTRIES: checkpoint at size %llu disagrees "
+						"with the entries already held",
+						(unsigned long long)c.size);
+			}
+		}
+		node_flush_link(n, l);
+		return 0;
+	}
+	if (first > p->m_size) {
+		node_flush_link(n, l); /* a gap: our ACK tells where to resume */
+		return 0;
+	}
+	run = calloc(1, sizeof *run);
+	if (run == NULL)
+		return perr_set(e, "out of memory");
+	run->ents = calloc(cnt, sizeof *run->ents);
+	run->lens = calloc(cnt, sizeof *run->lens);
+	if (run->ents == NULL || run->lens == NULL)
+		goto oom;
+	memcpy(front, p->front, sizeof front);
+	nf = p->nfront;
+	size = p->m_size;
+	k = 0;
+	for (i = p->m_size - first; i < cnt; i++) {
+		merkle_hash leaf;
+		long dl;
+		v = json_array_get(arr, i);
+		if (!json_is_string(v) || json_string_length(v) > B64_ENCLEN(STORE_ENTRY_MAX)) {
+			perr_set(e, "ENTRIES: entry %llu is not base64 of at most %d bytes",
+				 (unsigned long long)(first + i), STORE_ENTRY_MAX);
+			goto fail;
+		}
+		run->ents[k] = malloc(json_string_length(v) / 4 * 3 + 3);
+		if (run->ents[k] == NULL)
+			goto oom;
+		dl = b64_decode(run->ents[k], json_string_length(v) / 4 * 3 + 3,
+				json_string_value(v), json_string_length(v));
+		if (dl < 0 || dl > STORE_ENTRY_MAX) {
+			perr_set(e, "ENTRIES: entry %llu is not base64 of at most %d bytes",
+				 (unsigned long long)(first + i), STORE_ENTRY_MAX);
+			k++;
+			goto fail;
+		}
+		run->lens[k++] = (size_t)dl;
+		merkle_leaf_hash(leaf, run->ents[k - 1], (size_t)dl);
+		front_push(front, &nf, size, leaf);
+		size++;
+		if (size == p->v_size && p->v_size < c.size) {
+			/* The run passes a checkpoint proven out of order. */
+			front_root(front, nf, root);
+			if (memcmp(root, p->v_root, 32) != 0) {
+				node_split_view(n, p, p->v_note, cpn, size);
+				perr_set(e, "ENTRIES: entries disagree with the verified "
+					 "checkpoint of size %llu", (unsigned long long)size);
+				goto fail;
+			}
+		}
+	}
+	run->n = k;
+	front_root(front, nf, root);
+	if (memcmp(root, c.root, 32) != 0) {
+		if (c.size == p->v_size || (p->v_size > 0 && c.size < p->v_size)) {
+			node_split_view(n, p, p->v_note, cpn, c.size);
+		} else {
+			char key[700];
+			snprintf(key, sizeof key, "bad-run/%s/%llu/%lld", p->in_origin,
+				 (unsigned long long)first, (long long)node_now_ms());
+			node_alarm(n, "unproven-entries", p->card.name, key, cpn,
+				   "entries %llu..%llu of %s do not hash to the root of "
+				   "the signed checkpoint sent with them; rejected",
+				   (unsigned long long)first,
+				   (unsigned long long)(c.size - 1), p->in_origin);
+		}
+		perr_set(e, "ENTRIES: entries %llu..%llu do not match the signed "
+			 "checkpoint", (unsigned long long)first,
+			 (unsigned long long)(c.size - 1));
+		goto fail;
+	}
+	/* Verified: the mirror (in memory) moves on; the flush makes it
+	 * durable before anything is acknowledged. */
+	memcpy(p->front, front, sizeof front);
+	p->nfront = nf;
+	run->p = p;
+	run->from = l;
+	run->first = p->m_size;
+	run->cpnote = strdup(cpn);
+	run->cpsize = c.size;
+	p->m_size = c.size;
+	if (c.size >= p->v_size) {
+		p->v_size = c.size;
+		memcpy(p->v_root, c.root, 32);
+		free(p->v_note);
+		p->v_note = strdup(cpn);
+	}
+	*n->runs_tail = run;
+	n->runs_tail = &run->next;
+	node_flush_link(n, l);
+	return 0;
+oom:
+	perr_set(e, "out of memory");
+fail:
+	for (i = 0; i < cnt && run->ents; i++)
+		free(run->ents[i]);
+	free(run->ents);
+	free(run->lens);
+	free(run);
+	return -1;
+}
+
+int node_rx_ooo(struct node *n, struct link *l, json_t *body, struct perr *e)
+{
+	struct npeer *p = l->peer;
+	const char *origin = jstr(body, "origin"), *cpn = jstr(body, "checkpoint");
+	const char *b64 = jstr(body, "entry");
+	struct checkpoint c;
+	uint64_t idx;
+	merkle_hash incl[MERKLE_MAX_PROOF], cons[MERKLE_MAX_PROOF], leaf;
+	size_t ni, nc, i;
+	uint8_t *ent;
+	long dl;
+	struct rx_ooo *o;
+	char key[700];
+
+	if (origin == NULL || cpn == NULL || b64 == NULL ||
+	    jidx(body, "index", &idx) != 0)
+		return perr_set(e, "OOO: needs origin, index, entry, checkpoint, "
+				"inclusion, consistency");
+	if (strcmp(origin, p->in_origin) != 0)
+		return perr_set(e, "OOO: origin \"%.100s\" is not %s's log to us",
+				origin, p->card.name);
+	if (node_open_cp(p, cpn, strlen(cpn), &c, e) != 0)
+		return perr_wrap(e, "OOO");
+	if (idx >= c.size)
+		return perr_set(e, "OOO: index %llu is not in the checkpoint of size %llu",
+				(unsigned long long)idx, (unsigned long long)c.size);
+	if (jproof(json_object_get(body, "inclusion"), incl, &ni, e) != 0 ||
+	    jproof(json_object_get(body, "consistency"), cons, &nc, e) != 0)
+		return perr_wrap(e, "OOO");
+	if (strlen(b64) > B64_ENCLEN(STORE_ENTRY_MAX))
+		return perr_set(e, "OOO: entry over %d bytes", STORE_ENTRY_MAX);
+	if (idx < p->m_size || idxset_has(&p->held, idx)) {
+		node_flush_link(n, l);
+		return 0;
+	}
+	if (c.size < p->v_size) {
+		node_flush_link(n, l); /* proven against an older checkpoint: resend */
+		return 0;
+	}
+	if (c.size == p->v_size) {
+		if (memcmp(c.root, p->v_root, 32) != 0) {
+			node_split_view(n, p, p->v_note, cpn, c.size);
+			return perr_set(e, "OOO: a second checkpoint of size %llu",
+					(unsigned long long)c.size);
+		}
+	} else if (p->v_size > 0 &&
+		   merkle_verify_consistency(p->v_size, c.size, cons, nc, p->v_root,
+					     32, c.root, 32, e) != 0) {
+		char *ev = node_evidence2(p->v_note, cpn);
+		snprintf(key, sizeof key, "inconsistent/%s/%llu/%llu", p->in_origin,
+			 (unsigned long long)p->v_size, (unsigned long long)c.size);
+		node_alarm(n, "split-view", p->card.name, key, ev,
+			   "checkpoint of size %llu of %s is not proven consistent with "
+			   "the one of size %llu we hold (%s); both kept as evidence",
+			   (unsigned long long)c.size, p->in_origin,
+			   (unsigned long long)p->v_size, e->msg);
+		free(ev);
+		return perr_set(e, "OOO: checkpoint not consistent with size %llu",
+				(unsigned long long)p->v_size);
+	}
+	ent = malloc(strlen(b64) / 4 * 3 + 3);
+	if (ent == NULL)
+		return perr_set(e, "out of memory");
+	dl = b64_decode(ent, strlen(b64) / 4 * 3 + 3, b64, strlen(b64));
+	if (dl < 0 || dl > STORE_ENTRY_MAX) {
+		free(ent);
+		return perr_set(e, "OOO: entry is not base64 of at most %d bytes",
+				STORE_ENTRY_MAX);
+	}
+	merkle_leaf_hash(leaf, ent, (size_t)dl);
+	if (merkle_verify_inclusion(leaf, 32, idx, c.size, incl, ni, c.root, 32,
+				    e) != 0) {
+		snprintf(key, sizeof key, "unproven/%s/%llu/%lld", p->in_origin,
+			 (unsigned long long)idx, (long long)node_now_ms());
+		node_alarm(n, "unproven-entries", p->card.name, key, cpn,
+			   "entry %llu of %s fails its inclusion proof (%s); rejected",
+			   (unsigned long long)idx, p->in_origin, e->msg);
+		free(ent);
+		return perr_set(e, "OOO: entry %llu fails its inclusion proof",
+				(unsigned long long)idx);
+	}
+	o = calloc(1, sizeof *o);
+	if (o == NULL) {
+		free(ent);
+		return perr_set(e, "out of memory");
+	}
+	o->p = p;
+	o->from = l;
+	o->idx = idx;
+	o->ent = ent;
+	o->len = (size_t)dl;
+	o->cpnote = strdup(cpn);
+	o->cpsize = c.size;
+	{
+		/* The proof is kept with the entry, so an audit can re-check it. */
+		size_t cap = ni * 45 + 1, off = 0;
+		o->proof = malloc(cap);
+		if (o->proof) {
+			o->proof[0] = '\0';
+			for (i = 0; i < ni; i++) {
+				off += b64_encode(o->proof + off, incl[i], 32);
+				o->proof[off++] = '\n';
+				o->proof[off] = '\0';
+			}
+		}
+	}
+	idxset_add(&p->held, idx);
+	if (c.size > p->v_size) {
+		p->v_size = c.size;
+		memcpy(p->v_root, c.root, 32);
+		free(p->v_note);
+		p->v_note = strdup(cpn);
+	}
+	*n->ooos_tail = o;
+	n->ooos_tail = &o->next;
+	node_flush_link(n, l);
+	return 0;
+}
+
+int node_rx_cosig(struct node *n, struct link *l, json_t *body,
+		  struct perr *e)
+{
+	struct npeer *p = l->peer;
+	const char *origin = jstr(body, "origin"), *line = jstr(body, "cosig");
+	uint64_t size;
+	char *note = NULL, *full = NULL;
+	struct note nt;
+	int ok = 0;
+	size_t ll;
+
+	if (origin == NULL || line == NULL || jidx(body, "size", &size) != 0)
+		return perr_set(e, "COSIG: needs origin, size, cosig");
+	if (strcmp(origin, p->out_origin) != 0)
+		return perr_set(e, "COSIG: origin \"%.100s\" is not our log to %s",
+				origin, p->card.name);
+	ll = strlen(line);
+	if (ll < 4 || ll > 1024 || line[ll - 1] != '\n' || strchr(line, '\n') != line + ll - 1)
+		return perr_set(e, "COSIG: cosig is not one signature line");
+	if (size == 0 || size > store_log_size(p->out))
+		return perr_set(e, "COSIG: size %llu is not a size of our log",
+				(unsigned long long)size);
+	if (node_sign_checkpoint(p, size, &note, e) != 0)
+		return -1;
+	full = malloc(strlen(note) + ll + 1);
+	if (full == NULL) {
+		free(note);
+		return perr_set(e, "out of memory");
+	}
+	sprintf(full, "%s%s", note, line);
+	if (note_open(&nt, full, strlen(full), &p->cosig_vkey, 1, &ok, NULL, e) != 0 || !ok) {
+		free(note);
+		free(full);
+		return perr_wrap(e, "COSIG");
+	}
+	free(note);
+	if (size < p->cosigned) {
+		node_alarm(n, "cosign-rollback", p->card.name, NULL, full,
+			   "%s cosigned size %llu of %s after size %llu",
+			   p->card.name, (unsigned long long)size, p->out_origin,
+			   (unsigned long long)p->cosigned);
+		free(full);
+		return 0;
+	}
+	p->cosigned = size;
+	free(p->cosig_note);
+	p->cosig_note = full;
+	node_kick(n);
+	return 0;
+}
+
+json_t *node_ack_body(struct npeer *p)
+{
+	json_t *also = json_array();
+	size_t i;
+
+	for (i = 0; i < p->d_held.n && i < ENV_MAX_ALSO; i++)
+		json_array_append_new(also, json_integer((json_int_t)p->d_held.v[i]));
+	return json_pack("{s:s, s:I, s:o, s:I}", "origin", p->in_origin, "size",
+			 (json_int_t)p->d_size, "also", also, "verified",
+			 (json_int_t)p->dv_size);
+}
+
+/* ---- the flush: one transaction per turn of the loop ----------------- */
+
+static void run_free(struct rx_run *r)
+{
+	size_t i;
+	for (i = 0; i < r->n; i++)
+		free(r->ents[i]);
+	free(r->ents);
+	free(r->lens);
+	free(r->cpnote);
+	free(r);
+}
+
+static void ooo_free(struct rx_ooo *o)
+{
+	free(o->ent);
+	free(o->cpnote);
+	free(o->proof);
+	free(o);
+}
+
+static int node_flush_runs(struct node *n, int64_t now, struct perr *e)
+{
+	struct rx_run *r;
+	struct rx_ooo *o;
+	sqlite3_stmt *st;
+	size_t i;
+
+	/* Out-of-order entries first: a run in the same flush may cover them. */
+	for (o = n->ooos; o; o = o->next) {
+		st = q(n, "INSERT OR IGNORE INTO held(origin, idx, entry, cpnote, proof)"
+			  " VALUES(?1, ?2, ?3, ?4, ?5)");
+		sqlite3_bind_text(st, 1, o->p->in_origin, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)o->idx);
+		sqlite3_bind_blob(st, 3, o->ent, (int)o->len, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, o->cpnote, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, o->proof ? o->proof : "", -1, SQLITE_STATIC);
+		if (q_done(n, st, e) != 0)
+			return -1;
+		st = q(n, "INSERT OR IGNORE INTO ckpt(origin, size, note) VALUES(?1, ?2, ?3)");
+		sqlite3_bind_text(st, 1, o->p->in_origin, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)o->cpsize);
+		sqlite3_bind_text(st, 3, o->cpnote, -1, SQLITE_STATIC);
+		if (q_done(n, st, e) != 0)
+			return -1;
+		node_process(n, o->p, o->idx, o->ent, o->len, now);
+	}
+	for (r = n->runs; r; r = r->next) {
+		struct npeer *p = r->p;
+		uint64_t first;
+		if (store_log_size(p->in) != r->first)
+			return perr_set(e, "internal: mirror of %s at %llu, run starts at %llu",
+					p->in_origin, (unsigned long long)store_log_size(p->in),
+					(unsigned long long)r->first);
+		if (store_append(p->in, (const void *const *)r->ents, r->lens, r->n,
+				 &first, e) != 0)
+			return -1;
+		for (i = 0; i < r->n; i++) {
+			uint64_t idx = r->first + i;
+			if (idxset_has(&p->d_held, idx))
+				continue; /* processed when it arrived out of order */
+			int pending_ooo = 0;
+			for (o = n->ooos; o; o = o->next)
+				if (o->p == p && o->idx == idx)
+					pending_ooo = 1;
+			if (!pending_ooo)
+				node_process(n, p, idx, r->ents[i], r->lens[i], now);
+		}
+		st = q(n, "DELETE FROM held WHERE origin = ?1 AND idx < ?2");
+		sqlite3_bind_text(st, 1, p->in_origin, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)store_log_size(p->in));
+		if (q_done(n, st, e) != 0)
+			return -1;
+		st = q(n, "INSERT OR IGNORE INTO ckpt(origin, size, note) VALUES(?1, ?2, ?3)");
+		sqlite3_bind_text(st, 1, p->in_origin, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)r->cpsize);
+		sqlite3_bind_text(st, 3, r->cpnote, -1, SQLITE_STATIC);
+		if (q_done(n, st, e) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Sequences the queued submissions into the outbound logs: one append per
+ * peer.  An idempotency key seen before maps to the entry it made. */
+static int node_flush_subs(struct node *n, struct perr *e)
+{
+	size_t np;
+	struct sub *s;
+	sqlite3_stmt *st;
+
+	for (np = 0; np < n->npeers; np++) {
+		struct npeer *p = n->peers[np];
+		uint64_t next = store_log_size(p->out), first;
+		size_t cnt = 0, k = 0;
+		const void **ents;
+		size_t *lens;
+
+		for (s = n->subs; s; s = s->next)
+			if (s->p == p)
+				cnt++;
+		if (cnt == 0)
+			continue;
+		ents = malloc(cnt * sizeof *ents);
+		lens = malloc(cnt * sizeof *lens);
+		if (ents == NULL || lens == NULL) {
+			free(ents);
+			free(lens);
+			return perr_set(e, "out of memory");
+		}
+		for (s = n->subs; s; s = s->next) {
+			if (s->p != p)
+				continue;
+			st = q(n, "INSERT INTO ids(peer, id, idx) VALUES(?1, ?2, ?3)");
+			sqlite3_bind_text(st, 1, p->card.name, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, s->id, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 3, (sqlite3_int64)next);
+			int rc = sqlite3_step(st);
+			sqlite3_reset(st);
+			if (rc == SQLITE_CONSTRAINT) {
+				st = q(n, "SELECT idx FROM ids WHERE peer = ?1 AND id = ?2");
+				sqlite3_bind_text(st, 1, p->card.name, -1, SQLITE_STATIC);
+				sqlite3_bind_text(st, 2, s->id, -1, SQLITE_STATIC);
+				if (sqlite3_step(st) == SQLITE_ROW)
+					s->idx = (uint64_t)sqlite3_column_int64(st, 0);
+				sqlite3_reset(st);
+				s->dup = 1;
+				continue;
+			}
+			if (rc != SQLITE_DONE) {
+				free(ents);
+				free(lens);
+				return perr_set(e, "database: %s", sqlite3_errmsg(n->db));
+			}
+			s->idx = next++;
+			ents[k] = s->ent;
+			lens[k++] = s->len;
+			if (env_needs_receipt(s->type)) {
+				st = q(n, "INSERT INTO outbox(peer, idx, prec, type, time, id)"
+					  " VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+				sqlite3_bind_text(st, 1, p->card.name, -1, SQLITE_STATIC);
+				sqlite3_bind_int64(st, 2, (sqlite3_int64)s->idx);
+				sqlite3_bind_int(st, 3, s->prec);
+				sqlite3_bind_text(st, 4, env_type_name(s->type), -1, SQLITE_STATIC);
+				sqlite3_bind_int64(st, 5, node_now_ms());
+				sqlite3_bind_text(st, 6, s->id, -1, SQLITE_STATIC);
+				if (q_done(n, st, e) != 0) {
+					free(ents);
+					free(lens);
+					return -1;
+				}
+			}
+			if (s->type == ENV_ACK && s->ack_of) {
+				st = q(n, "UPDATE inbox SET acked = ?1, ackidx = ?2 WHERE origin = ?3"
+					  " AND idx = ?4");
+				sqlite3_bind_int64(st, 1, node_now_ms());
+				sqlite3_bind_int64(st, 2, (sqlite3_int64)s->idx);
+				sqlite3_bind_text(st, 3, s->ack_of->in_origin, -1, SQLITE_STATIC);
+				sqlite3_bind_int64(st, 4, s->inbox_ack_idx);
+				if (q_done(n, st, e) != 0) {
+					free(ents);
+					free(lens);
+					return -1;
+				}
+			}
+		}
+		int rc = k ? store_append(p->out, ents, lens, k, &first, e) : 0;
+		free(ents);
+		free(lens);
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int node_flush_misc(struct node *n, struct perr *e)
+{
+	struct alarm_q *a;
+	sqlite3_stmt *st;
+	size_t i;
+
+	for (a = n->alarms; a; a = a->next) {
+		st = q(n, "INSERT OR IGNORE INTO alarms(key, time, kind, peer, detail,"
+			  " evidence) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+		sqlite3_bind_text(st, 1, a->key, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, node_now_ms());
+		sqlite3_bind_text(st, 3, a->kind, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, a->peer, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, a->detail ? a->detail : "", -1, SQLITE_STATIC);
+		if (a->evidence)
+			sqlite3_bind_text(st, 6, a->evidence, -1, SQLITE_STATIC);
+		if (q_done(n, st, e) != 0)
+			return -1;
+	}
+	for (i = 0; i < n->npeers; i++) {
+		struct npeer *p = n->peers[i];
+		if (p->cosig_note) {
+			st = q(n, "INSERT OR REPLACE INTO cosigned(origin, size, note)"
+				  " VALUES(?1, ?2, ?3)");
+			sqlite3_bind_text(st, 1, p->out_origin, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 2, (sqlite3_int64)p->cosigned);
+			sqlite3_bind_text(st, 3, p->cosig_note, -1, SQLITE_STATIC);
+			if (q_done(n, st, e) != 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* Our cosignature of p's checkpoint at the durable verified size (DESIGN:
+ * the largest tree head we have verified; never an older one). */
+static int node_cosign(struct node *n, struct npeer *p, struct perr *e)
+{
+	struct note nt;
+	char line[1100];
+	long ll;
+	sqlite3_stmt *st;
+	char *full;
+
+	if (p->dv_note == NULL || p->dv_size <= p->cs_size)
+		return 0;
+	if (note_parse(&nt, p->dv_note, strlen(p->dv_note), e) != 0)
+		return -1;
+	ll = note_sign_line(line, sizeof line, &n->cosignkey, nt.text, nt.textlen,
+			    (uint64_t)(node_now_ms() / 1000), e);
+	if (ll < 0)
+		return -1;
+	full = malloc(strlen(p->dv_note) + (size_t)ll + 1);
+	if (full == NULL)
+		return perr_set(e, "out of memory");
+	sprintf(full, "%s%s", p->dv_note, line);
+	st = q(n, "INSERT OR REPLACE INTO cosigned(origin, size, note) VALUES(?1, ?2, ?3)");
+	sqlite3_bind_text(st, 1, p->in_origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)p->dv_size);
+	sqlite3_bind_text(st, 3, full, -1, SQLITE_TRANSIENT);
+	free(full);
+	if (q_done(n, st, e) != 0)
+		return -1;
+	free(p->cs_send);
+	p->cs_send = strdup(line);
+	p->cs_send_size = p->dv_size;
+	return 0;
+}
+
+static void node_flush_failed(struct node *n, const char *msg)
+{
+	size_t i;
+	struct rx_run *r;
+	struct link *l;
+
+	node_log(n, "commit failed, nothing of this batch is stored: %s", msg);
+	for (i = 0; i < n->npeers; i++) {
+		struct npeer *p = n->peers[i];
+		struct perr e;
+		/* Back to what is durable; peers resend what we did not ACK. */
+		if (front_load(p, &e) != 0)
+			node_log(n, "reload of %s: %s", p->in_origin, e.msg);
+		idxset_clear(&p->held);
+		for (size_t k = 0; k < p->d_held.n; k++)
+			idxset_add(&p->held, p->d_held.v[k]);
+		p->v_size = p->dv_size;
+		free(p->v_note);
+		p->v_note = p->dv_note ? strdup(p->dv_note) : NULL;
+		if (p->v_note) {
+			struct checkpoint c;
+			if (node_open_cp(p, p->v_note, strlen(p->v_note), &c, &e) == 0)
+				memcpy(p->v_root, c.root, 32);
+		}
+		p->rc_pending = 0;
+		free(p->cs_send);
+		p->cs_send = NULL;
+	}
+	/* Close the paths whose data we dropped, so their senders resend. */
+	for (r = n->runs; r; r = r->next)
+		if (r->from)
+			r->from->paused = 2;
+	for (l = n->flush_links; l; l = l->flush_next)
+		if (l->paused == 2 && l->bev)
+			link_down(l, "our commit failed; resend");
+}
+
+static void node_die(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	node_crashpoint(arg, CRASH_ACK_BEFORE_RECEIPT);
+}
+
+static void node_after_commit(struct node *n, int ok);
+
+static void node_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct node *n = arg;
+	struct perr e;
+	int64_t now = node_now_ms();
+	size_t i;
+	int rc = 0, had_api = 0, any;
+	struct sub *s;
+
+	(void)fd;
+	(void)what;
+	e.msg[0] = '\0';
+	/* Receipts for what the previous flushes made durable. */
+	for (i = 0; i < n->npeers; i++) {
+		struct npeer *p = n->peers[i];
+		if (p->rc_due && n->crashpoint == CRASH_ACK_BEFORE_RECEIPT) {
+			/* Let the ACK leave, then die before the receipt. */
+			struct timeval tv = { 0, 300000 };
+			event_base_once(n->base, -1, EV_TIMEOUT, node_die, n, &tv);
+			continue;
+		}
+		if (p->rc_due) {
+			p->rc_due = 0;
+			if (node_queue_receipt(n, p, &e) != 0)
+				node_log(n, "receipt for %s: %s", p->in_origin, e.msg);
+		}
+	}
+	any = n->subs || n->runs || n->ooos || n->alarms;
+	for (i = 0; i < n->npeers; i++)
+		any |= n->peers[i]->cosig_note != NULL ||
+		       (n->peers[i]->dv_size > n->peers[i]->cs_size);
+	if (!any && n->flush_links == NULL)
+		return;
+	for (s = n->subs; s; s = s->next)
+		had_api |= s->req != NULL;
+	if (any) {
+		rc = store_begin(n->st, &e);
+		if (rc == 0)
+			rc = node_flush_runs(n, now, &e);
+		if (rc == 0)
+			rc = node_flush_subs(n, &e);
+		if (rc == 0)
+			rc = node_flush_misc(n, &e);
+		/* Cosign what earlier flushes made durable: its receipt, if it
+		 * needed one, is in this transaction or an earlier one. */
+		for (i = 0; rc == 0 && i < n->npeers; i++)
+			rc = node_cosign(n, n->peers[i], &e);
+		if (rc == 0 && had_api)
+			node_crashpoint(n, CRASH_SEQ_BEFORE_COMMIT);
+		if (rc == 0)
+			rc = store_commit(n->st, &e);
+		else
+			store_rollback(n->st);
+	}
+	if (rc != 0) {
+		n->disk_full = 1;
+		snprintf(n->disk_err, sizeof n->disk_err, "%s", e.msg);
+		node_flush_failed(n, e.msg);
+	} else if (any) {
+		n->disk_full = 0;
+		if (had_api)
+			node_crashpoint(n, CRASH_COMMIT_BEFORE_SEND);
+	}
+	node_after_commit(n, rc == 0);
+}
+
+static struct link *node_rx_link(struct node *n, struct npeer *p)
+{
+	struct link *l;
+	for (l = n->incoming; l; l = l->next)
+		if (l->peer == p && l->state == LINK_READY && l->bev)
+			return l;
+	return NULL;
+}
+
+static void node_after_commit(struct node *n, int ok)
+{
+	struct sub *s, *snx;
+	struct api_req *r, *rnx;
+	struct rx_run *run, *runx;
+	struct rx_ooo *o, *onx;
+	struct link *l, *lnx;
+	size_t i;
+	int had_rx = n->runs != NULL || n->ooos != NULL;
+	int grew[NODE_MAX_PEERS] = { 0 };
+
+	for (s = n->subs; s; s = s->next) {
+		if (s->req) {
+			s->req->done++;
+			if (!ok) {
+				s->req->failed = 1;
+				snprintf(s->req->err, sizeof s->req->err, "%s", n->disk_err);
+			}
+		}
+		for (i = 0; i < n->npeers; i++)
+			if (n->peers[i] == s->p && !s->dup)
+				grew[i] = 1;
+		if (ok && !s->dup && s->prec < ENV_ROUTINE)
+			idxset_add(&s->p->urgent[s->prec], s->idx);
+	}
+	for (r = n->reqs; r; r = rnx) {
+		rnx = r->next;
+		api_reply_req(n, r);
+	}
+	n->reqs = NULL;
+	for (s = n->subs; s; s = snx) {
+		snx = s->next;
+		free(s->ent);
+		free(s);
+	}
+	n->subs = NULL;
+	n->subs_tail = &n->subs;
+	if (ok) {
+		for (i = 0; i < n->npeers; i++) {
+			struct npeer *p = n->peers[i];
+			p->d_size = store_log_size(p->in);
+			idxset_del_below(&p->held, p->d_size);
+			idxset_clear(&p->d_held);
+			for (size_t k = 0; k < p->held.n; k++)
+				idxset_add(&p->d_held, p->held.v[k]);
+			if (p->v_size > p->dv_size) {
+				p->dv_size = p->v_size;
+				free(p->dv_note);
+				p->dv_note = p->v_note ? strdup(p->v_note) : NULL;
+			}
+			if (p->rc_pending) {
+				if (!p->rc_due || p->rc_prec_pending < p->rc_prec)
+					p->rc_prec = p->rc_prec_pending;
+				p->rc_due = 1;
+				p->rc_pending = 0;
+			}
+			free(p->cosig_note);
+			p->cosig_note = NULL;
+		}
+		if (had_rx)
+			node_crashpoint(n, CRASH_STORED_BEFORE_ACK);
+	}
+	/* Stored, now acknowledged on the link (DESIGN, "What the link
+	 * guarantees"). */
+	for (l = n->flush_links; l; l = lnx) {
+		lnx = l->flush_next;
+		l->in_flush_list = 0;
+		l->flush_next = NULL;
+		if (ok && l->bev && l->state == LINK_READY && l->peer)
+			link_send(l, FRAME_ACK, node_ack_body(l->peer));
+		link_resume(l);
+	}
+	n->flush_links = NULL;
+	for (i = 0; ok && i < n->npeers; i++) {
+		struct npeer *p = n->peers[i];
+		if (p->cs_send) {
+			if ((l = node_rx_link(n, p)) != NULL)
+				link_send(l, FRAME_COSIG,
+					  json_pack("{s:s, s:I, s:s}", "origin", p->in_origin,
+						    "size", (json_int_t)p->cs_send_size,
+						    "cosig", p->cs_send));
+			p->cs_size = p->cs_send_size;
+			free(p->cs_send);
+			p->cs_send = NULL;
+		}
+	}
+	for (run = n->runs; run; run = runx) {
+		runx = run->next;
+		run_free(run);
+	}
+	n->runs = NULL;
+	n->runs_tail = &n->runs;
+	for (o = n->ooos; o; o = onx) {
+		onx = o->next;
+		ooo_free(o);
+	}
+	n->ooos = NULL;
+	n->ooos_tail = &n->ooos;
+	alarm_free(n->alarms);
+	n->alarms = NULL;
+	for (i = 0; i < n->npeers; i++) {
+		struct npeer *p = n->peers[i];
+		if (grew[i])
+			link_deliver(p);
+		if (ok && (p->rc_due || p->dv_size > p->cs_size))
+			node_kick(n);
+	}
+}
+
+/* ---- once a second: deadlines, tests, liveness ----------------------- */
+
+static void node_deadlines(struct node *n, struct npeer *p, int64_t now)
+{
+	sqlite3_stmt *st;
+	int pr;
+	char key[700];
+
+	for (pr = 0; pr < NODE_NPREC; pr++) {
+		int64_t dl = (int64_t)n->conf.receipt_deadline[pr] * 1000;
+		st = q(n, "SELECT idx, time FROM outbox WHERE peer = ?1 AND prec = ?2"
+			  " AND receipted IS NULL ORDER BY idx LIMIT 1");
+		sqlite3_bind_text(st, 1, p->card.name, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 2, pr);
+		if (sqlite3_step(st) == SQLITE_ROW &&
+		    now - sqlite3_column_int64(st, 1) > dl) {
+			uint64_t idx = (uint64_t)sqlite3_column_int64(st, 0);
+			snprintf(key, sizeof key, "receipt-overdue/%s/%llu", p->out_origin,
+				 (unsigned long long)idx);
+			node_alarm(n, "receipt-overdue", p->card.name, key, NULL,
+				   "no receipt from %s for %s entry %s/%llu within %u s",
+				   p->card.name, env_prec_name((enum env_prec)pr),
+				   p->out_origin, (unsigned long long)idx,
+				   n->conf.receipt_deadline[pr]);
+		}
+		sqlite3_reset(st);
+		dl = (int64_t)n->conf.ack_deadline[pr] * 1000;
+		st = q(n, "SELECT idx, received FROM inbox WHERE origin = ?1 AND prec = ?2"
+			  " AND acked IS NULL ORDER BY idx LIMIT 1");
+		sqlite3_bind_text(st, 1, p->in_origin, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 2, pr);
+		if (sqlite3_step(st) == SQLITE_ROW &&
+		    now - sqlite3_column_int64(st, 1) > dl) {
+			uint64_t idx = (uint64_t)sqlite3_column_int64(st, 0);
+			snprintf(key, sizeof key, "ack-overdue/%s/%llu", p->in_origin,
+				 (unsigned long long)idx);
+			node_alarm(n, "ack-overdue", p->card.name, key, NULL,
+				   "%s message %s/%llu not acknowledged by an operator "
+				   "within %u s", env_prec_name((enum env_prec)pr),
+				   p->in_origin, (unsigned long long)idx,
+				   n->conf.ack_deadline[pr]);
+		}
+		sqlite3_reset(st);
+	}
+	/* The periodic test: ours is due, and the peer's must arrive. */
+	if (now - p->last_test_tx_ms >= (int64_t)n->conf.test_interval * 1000)
+		node_queue_test(n, p);
+	if (now - p->last_test_rx_ms > (int64_t)n->conf.test_interval * 2000 + 2000) {
+		snprintf(key, sizeof key, "test-missed/%s/%lld", p->in_origin,
+			 (long long)(p->last_test_rx_ms / 1000));
+		node_alarm(n, "test-missed", p->card.name, key, NULL,
+			   "no test message from %s since %lld s (interval %u s)",
+			   p->card.name, (long long)((now - p->last_test_rx_ms) / 1000),
+			   n->conf.test_interval);
+	}
+	if (p->skew_known &&
+	    (p->skew_ms > (int64_t)n->conf.skew_tolerance * 1000 ||
+	     -p->skew_ms > (int64_t)n->conf.skew_tolerance * 1000)) {
+		snprintf(key, sizeof key, "clock-skew/%s/%lld", p->card.name,
+			 (long long)(now / 3600000));
+		node_alarm(n, "clock-skew", p->card.name, key, NULL,
+			   "%s's clock differs from ours by %lld ms (tolerance %u s)",
+			   p->card.name, (long long)p->skew_ms, n->conf.skew_tolerance);
+	}
+}
+
+static void node_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct node *n = arg;
+	int64_t now = node_now_ms();
+	size_t i;
+
+	(void)fd;
+	(void)what;
+	for (i = 0; i < n->npeers; i++)
+		node_deadlines(n, n->peers[i], now);
+	link_tick(n);
+}
+
+static void node_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct node *n = arg;
+	(void)what;
+	node_log(n, "%s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	event_base_loopexit(n->base, NULL);
+}
+
+/* ---- start and stop -------------------------------------------------- */
+
+static int node_read_token(struct node *n, const char *file, char *out,
+			   size_t cap, struct perr *e)
+{
+	char path[4200], *buf;
+	size_t len;
+
+	if (nodedir_path(path, sizeof path, n->dir, file, e) != 0 ||
+	    file_read(path, cap - 1, 1, &buf, &len, e) != 0)
+		return -1;
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		len--;
+	memcpy(out, buf, len);
+	out[len] = '\0';
+	OPENSSL_cleanse(buf, len);
+	free(buf);
+	return len > 0 ? 0 : perr_set(e, "%s/%s is empty", n->dir, file);
+}
+
+static int node_read_key(struct node *n, const char *file,
+			 struct note_signer *k, struct perr *e)
+{
+	char path[4200], *buf;
+	size_t len;
+	int rc;
+
+	if (nodedir_path(path, sizeof path, n->dir, file, e) != 0 ||
+	    file_read(path, 4096, 1, &buf, &len, e) != 0)
+		return -1;
+	rc = note_signer_parse(k, buf, len, e);
+	OPENSSL_cleanse(buf, len);
+	free(buf);
+	return rc != 0 ? perr_wrap(e, "%s/%s", n->dir, file) : 0;
+}
+
+static int node_open_log(struct node *n, const char *origin,
+			 struct store_log **l, struct perr *e)
+{
+	if (store_log_open(n->st, origin, l, e) == 0)
+		return 0;
+	if (store_log_create(n->st, origin, e) != 0)
+		return -1;
+	return store_log_open(n->st, origin, l, e);
+}
+
+static int node_load_peer(struct node *n, const char *cardnote, size_t len,
+			  const char *addrs, struct perr *e)
+{
+	struct npeer *p;
+	sqlite3_stmt *st;
+	const char *a;
+
+	if (n->npeers == NODE_MAX_PEERS)
+		return perr_set(e, "more than %d peers", NODE_MAX_PEERS);
+	p = calloc(1, sizeof *p);
+	if (p == NULL)
+		return perr_set(e, "out of memory");
+	n->peers[n->npeers++] = p;
+	p->n = n;
+	if (card_open(&p->card, cardnote, len, e) != 0)
+		return -1;
+	p->card.naddrs = 0;
+	for (a = addrs; *a && p->card.naddrs < CARD_MAX_ADDRS;) {
+		const char *nl = strchr(a, '\n');
+		size_t al = nl ? (size_t)(nl - a) : strlen(a);
+		if (al > 0 && al <= CARD_ADDR_MAX) {
+			memcpy(p->card.addrs[p->card.naddrs], a, al);
+			p->card.addrs[p->card.naddrs++][al] = '\0';
+		}
+		a += al + (nl ? 1 : 0);
+	}
+	snprintf(p->out_origin, sizeof p->out_origin, "%s/to/%s", n->conf.name,
+		 p->card.name);
+	snprintf(p->in_origin, sizeof p->in_origin, "%s/to/%s", p->card.name,
+		 n->conf.name);
+	/* An origin is named in envelopes ("of", refs): at most 255 bytes. */
+	if (strlen(p->out_origin) > ENV_NAME_MAX || strlen(p->in_origin) > ENV_NAME_MAX)
+		return perr_set(e, "log origin %s is longer than %d bytes; use shorter "
+				"node names", p->out_origin, ENV_NAME_MAX);
+	if (note_signer_from_seed(&p->signer, p->out_origin, NOTE_ALG_ED25519,
+				  n->logkey.seed, e) != 0)
+		return -1;
+	note_signer_verifier(&p->signer, &p->own_vkey);
+	card_log_verifier(&p->card, p->in_origin, &p->in_vkey);
+	card_cosign_verifier(&p->card, &p->cosig_vkey);
+	if (node_open_log(n, p->out_origin, &p->out, e) != 0 ||
+	    node_open_log(n, p->in_origin, &p->in, e) != 0 || front_load(p, e) != 0)
+		return -1;
+	p->d_size = p->m_size;
+	/* Held out-of-order entries, the latest verified checkpoint. */
+	st = q(n, "SELECT idx FROM held WHERE origin = ?1 ORDER BY idx");
+	sqlite3_bind_text(st, 1, p->in_origin, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		idxset_add(&p->held, (uint64_t)sqlite3_column_int64(st, 0));
+		idxset_add(&p->d_held, (uint64_t)sqlite3_column_int64(st, 0));
+	}
+	sqlite3_reset(st);
+	st = q(n, "SELECT size, note FROM ckpt WHERE origin = ?1 ORDER BY size DESC LIMIT 1");
+	sqlite3_bind_text(st, 1, p->in_origin, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		struct checkpoint c;
+		const char *note = (const char *)sqlite3_column_text(st, 1);
+		if (node_open_cp(p, note, strlen(note), &c, e) != 0) {
+			sqlite3_reset(st);
+			return perr_wrap(e, "stored checkpoint of %s", p->in_origin);
+		}
+		p->v_size = p->dv_size = c.size;
+		memcpy(p->v_root, c.root, 32);
+		p->v_note = strdup(note);
+		p->dv_note = strdup(note);
+	}
+	sqlite3_reset(st);
+	st = q(n, "SELECT size FROM cosigned WHERE origin = ?1");
+	sqlite3_bind_text(st, 1, p->in_origin, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		p->cs_size = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	sqlite3_bind_text(st, 1, p->out_origin, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		p->cosigned = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	st = q(n, "SELECT COALESCE(MIN(idx), -1) FROM outbox WHERE peer = ?1"
+		  " AND receipted IS NULL");
+	sqlite3_bind_text(st, 1, p->card.name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		sqlite3_int64 v = sqlite3_column_int64(st, 0);
+		p->rcpt_lo = v < 0 ? store_log_size(p->out) : (uint64_t)v;
+	}
+	sqlite3_reset(st);
+	/* A crash between the link ACK and the receipt: receipt again at start
+	 * (a repeated receipt is harmless; a missing one is not). */
+	p->rc_due = p->d_size > 0 || p->d_held.n > 0;
+	p->rc_prec = ENV_ROUTINE;
+	p->last_test_rx_ms = n->started_ms;
+	p->last_test_tx_ms = 0;
+	return 0;
+}
+
+static int node_open(struct node *n, const char *dir, struct perr *e)
+{
+	char path[4200];
+	sqlite3_stmt *st;
+	const char *env;
+	int rc = 0;
+
+	snprintf(n->dir, sizeof n->dir, "%s", dir);
+	n->started_ms = node_now_ms();
+	n->subs_tail = &n->subs;
+	n->runs_tail = &n->runs;
+	n->ooos_tail = &n->ooos;
+	env = getenv("PARLEY_CRASH");
+	if (env) {
+		static const char *const names[] = { "", "seq-before-commit",
+			"commit-before-send", "stored-before-ack", "ack-before-receipt" };
+		for (int i = 1; i < 5; i++)
+			if (strcmp(env, names[i]) == 0)
+				n->crashpoint = i;
+		if (n->crashpoint == 0)
+			return perr_set(e, "PARLEY_CRASH=\"%.40s\" is not a crash point", env);
+	}
+	if (nodedir_load_conf(dir, &n->conf, e) != 0 ||
+	    node_read_key(n, "log.key", &n->logkey, e) != 0 ||
+	    node_read_key(n, "cosign.key", &n->cosignkey, e) != 0 ||
+	    node_read_token(n, "api.token", n->api_token, sizeof n->api_token, e) != 0 ||
+	    node_read_token(n, "auditor.token", n->auditor_token,
+			    sizeof n->auditor_token, e) != 0)
+		return -1;
+	if (nodedir_path(path, sizeof path, dir, "node.db", e) != 0 ||
+	    store_open(&n->st, path, 0, NULL, e) != 0)
+		return -1;
+	n->db = store_sqlite(n->st);
+	if (sqlite3_exec(n->db, node_schema, NULL, NULL, NULL) != SQLITE_OK)
+		return perr_set(e, "database: %s", sqlite3_errmsg(n->db));
+	if (n->conf.max_db_bytes) {
+		/* The storage quota: SQLite then fails a commit that would grow
+		 * the file beyond it exactly as it fails on a full disk. */
+		char sql[128];
+		sqlite3_int64 pages = 0;
+		if (sqlite3_prepare_v2(n->db, "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK &&
+		    sqlite3_step(st) == SQLITE_ROW)
+			pages = (sqlite3_int64)(n->conf.max_db_bytes /
+						(unsigned long long)sqlite3_column_int64(st, 0));
+		sqlite3_finalize(st);
+		snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld", (long long)pages);
+		sqlite3_exec(n->db, sql, NULL, NULL, NULL);
+	}
+	if (sqlite3_prepare_v2(n->db, "SELECT card, addrs FROM peers ORDER BY name", -1,
+			       &st, NULL) != SQLITE_OK)
+		return perr_set(e, "database: %s", sqlite3_errmsg(n->db));
+	if (store_begin(n->st, e) != 0) {
+		sqlite3_finalize(st);
+		return -1;
+	}
+	while (rc == 0 && sqlite3_step(st) == SQLITE_ROW)
+		rc = node_load_peer(n, (const char *)sqlite3_column_blob(st, 0),
+				    (size_t)sqlite3_column_bytes(st, 0),
+				    (const char *)sqlite3_column_text(st, 1), e);
+	sqlite3_finalize(st);
+	if (rc != 0) {
+		store_rollback(n->st);
+		return -1;
+	}
+	return store_commit(n->st, e);
+}
+
+static void node_close(struct node *n)
+{
+	size_t i;
+	struct sub *s, *snx;
+
+	for (i = 0; i < n->npeers; i++) {
+		struct npeer *p = n->peers[i];
+		note_signer_wipe(&p->signer);
+		idxset_clear(&p->r_also);
+		for (int k = 0; k < 3; k++)
+			idxset_clear(&p->urgent[k]);
+		idxset_clear(&p->ooo_sent);
+		idxset_clear(&p->held);
+		idxset_clear(&p->d_held);
+		free(p->cp_cache);
+		free(p->cosig_note);
+		free(p->v_note);
+		free(p->dv_note);
+		free(p->cs_send);
+		free(p);
+	}
+	for (s = n->subs; s; s = snx) {
+		snx = s->next;
+		free(s->ent);
+		free(s);
+	}
+	alarm_free(n->alarms);
+	note_signer_wipe(&n->logkey);
+	note_signer_wipe(&n->cosignkey);
+	OPENSSL_cleanse(n->api_token, sizeof n->api_token);
+	OPENSSL_cleanse(n->auditor_token, sizeof n->auditor_token);
+	q_free_all();
+	if (n->st)
+		store_close(n->st);
+}
+
+int node_serve(const char *dir, struct perr *e)
+{
+	struct node *n = calloc(1, sizeof *n);
+	struct timeval sec = { 1, 0 };
+	int rc = -1;
+
+	if (n == NULL)
+		return perr_set(e, "out of memory");
+	signal(SIGPIPE, SIG_IGN);
+	(void)node_dummy;
+	n->base = event_base_new();
+	if (n->base == NULL || event_base_priority_init(n->base, 2) != 0) {
+		perr_set(e, "cannot start the event loop");
+		goto out;
+	}
+	if (node_open(n, dir, e) != 0)
+		goto out;
+	n->flush_ev = event_new(n->base, -1, 0, node_flush, n);
+	n->tick_ev = event_new(n->base, -1, EV_PERSIST, node_tick, n);
+	n->sigterm_ev = evsignal_new(n->base, SIGTERM, node_signal, n);
+	n->sigint_ev = evsignal_new(n->base, SIGINT, node_signal, n);
+	/* Sockets first, the flush after them: everything that arrived in one
+	 * turn of the loop is committed together. */
+	event_priority_set(n->flush_ev, 1);
+	event_add(n->tick_ev, &sec);
+	event_add(n->sigterm_ev, NULL);
+	event_add(n->sigint_ev, NULL);
+	if (link_start(n, e) != 0 || api_start(n, e) != 0)
+		goto out;
+	node_log(n, "node %s serving: %zu peer%s, API on %s", n->conf.name,
+		 n->npeers, n->npeers == 1 ? "" : "s", n->conf.api);
+	node_kick(n);
+	event_base_dispatch(n->base);
+	/* Whatever is queued is committed before we go. */
+	node_flush(-1, 0, n);
+	rc = 0;
+	node_log(n, "node %s stopped", n->conf.name);
+out:
+	api_stop(n);
+	link_stop(n);
+	if (n->flush_ev)
+		event_free(n->flush_ev);
+	if (n->tick_ev)
+		event_free(n->tick_ev);
+	if (n->sigterm_ev)
+		event_free(n->sigterm_ev);
+	if (n->sigint_ev)
+		event_free(n->sigint_ev);
+	node_close(n);
+	if (n->base)
+		event_base_free(n->base);
+	free(n);
+	return rc;
+}

@@ -1,0 +1,69 @@
+# Shared helpers of the node integration tests (sourced, not run).
+#
+#   nodes_setup BASEPORT   creates $T/a and $T/b (nrrc.us.example and
+#                          nrrc.ru.example), two paths each, pinned both ways
+#   node_start a|b         starts `parley serve` in the background
+#   node_kill a|b [SIG]    stops it (default SIGTERM) and waits
+#   wait_for CMD...        retries CMD for up to $WAIT_S seconds (default 30)
+#
+# Every server listens on 127.0.0.1 on ports derived from BASEPORT, and the
+# EXIT trap stops every node the test started.
+: "${PARLEY:?PARLEY must name the parley binary}"
+T=$(mktemp -d)
+WAIT_S=${WAIT_S:-30}
+PIDS=""
+nodes_cleanup() {
+	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$T"
+}
+trap nodes_cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; for f in "$T"/*.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -n 30 "$f" >&2; }; done; exit 1; }
+ok() { echo "ok - $*"; }
+
+nodes_setup() {
+	base=$1
+	A_NAME=nrrc.us.example
+	B_NAME=nrrc.ru.example
+	"$PARLEY" init "$T/a" --name $A_NAME --listen 127.0.0.1:$((base + 1)) \
+		--listen 127.0.0.1:$((base + 2)) --api 127.0.0.1:$((base + 3)) >/dev/null || fail "init a"
+	"$PARLEY" init "$T/b" --name $B_NAME --listen 127.0.0.1:$((base + 11)) \
+		--listen 127.0.0.1:$((base + 12)) --api 127.0.0.1:$((base + 13)) >/dev/null || fail "init b"
+	"$PARLEY" card "$T/a" >"$T/a.card" || fail "card a"
+	"$PARLEY" card "$T/b" >"$T/b.card" || fail "card b"
+	"$PARLEY" peer add "$T/a" "$T/b.card" ${A_ADDRS:-} >/dev/null || fail "peer add a"
+	"$PARLEY" peer add "$T/b" "$T/a.card" ${B_ADDRS:-} >/dev/null || fail "peer add b"
+	A_OUT="$A_NAME/to/$B_NAME"
+	B_OUT="$B_NAME/to/$A_NAME"
+}
+
+node_pid() { eval echo "\${PID_$1:-}"; }
+
+node_start() {
+	PARLEY_CRASH=${CRASH:-} "$PARLEY" serve "$T/$1" >>"$T/$1.log" 2>&1 &
+	eval "PID_$1=$!"
+	PIDS="$PIDS $!"
+	wait_for "$PARLEY" status "$T/$1" || fail "node $1 did not start"
+}
+
+node_kill() {
+	p=$(node_pid "$1")
+	[ -n "$p" ] || return 0
+	kill -"${2:-TERM}" "$p" 2>/dev/null
+	wait "$p" 2>/dev/null
+	eval "PID_$1="
+}
+
+wait_for() {
+	i=0
+	while [ $i -lt $((WAIT_S * 10)) ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# jq-free JSON checks: python3 is on every Debian test machine we use? No:
+# the tests use `parley ... --json` piped to this small awk-free helper.

@@ -3,7 +3,7 @@
 #   make          build bin/parley
 #   make test     unit + integration tests, twice: normal build and
 #                 AddressSanitizer + UndefinedBehaviorSanitizer build
-#   make demo     the guided demonstration
+#   make demo     the two-party hotline, end to end (make demo-log: the log alone)
 #   make bench    benchmarks (figures in BENCHMARKS.md)
 #   make fuzz     libFuzzer runs of the parsers (FUZZ_SECONDS each)
 #
@@ -37,7 +37,7 @@ FUZZ_SECONDS ?= 20
 # Keep test objects between builds (they are intermediates of pattern rules).
 .SECONDARY:
 
-.PHONY: all deps test test-rel test-asan bench demo fuzz clean
+.PHONY: all deps test test-rel test-asan bench demo demo-log fuzz clean
 
 all: deps bin/parley
 
@@ -89,7 +89,7 @@ $(eval $(call variant,asan,$(ASAN_CFLAGS)))
 
 bin/parley: build/rel/parley
 	@mkdir -p bin
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 test: deps
 	$(MAKE) --no-print-directory build-rel build-asan bin/parley
@@ -106,6 +106,10 @@ build/rel/bench/%: bench/%.c build/rel/libparley.a $(HDRS)
 
 demo: deps bin/parley
 	scripts/demo
+
+# The log on its own (keys, append, proofs, cosignature, offline checks).
+demo-log: deps bin/parley
+	scripts/demo-log
 
 fuzz: deps $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 	tests/run-fuzz $(FUZZ_SECONDS) $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))

@@ -440,7 +440,9 @@ int cmd_status(int argc, char **argv)
 		       json_string_value(json_object_get(v, "fingerprint")));
 		if (json_is_integer(skew))
 			printf(", clock skew %lld ms", (long long)json_integer_value(skew));
-		printf("\n  backlog: FLASH %lld, IMMEDIATE %lld, PRIORITY %lld, ROUTINE %lld\n",
+		printf("\n  awaiting receipt: %lld\n",
+		       (long long)json_integer_value(json_object_get(v, "unreceipted")));
+		printf("  backlog: FLASH %lld, IMMEDIATE %lld, PRIORITY %lld, ROUTINE %lld\n",
 		       (long long)json_integer_value(json_object_get(bl, "FLASH")),
 		       (long long)json_integer_value(json_object_get(bl, "IMMEDIATE")),
 		       (long long)json_integer_value(json_object_get(bl, "PRIORITY")),

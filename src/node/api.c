@@ -634,13 +634,21 @@ json_t *api_status(struct node *n)
 						    json_integer(sqlite3_column_int64(st, 1)));
 			sqlite3_finalize(st);
 		}
+		json_int_t unrc = 0;
+		if (sqlite3_prepare_v2(n->db, "SELECT COUNT(*) FROM outbox WHERE peer = ?1"
+				       " AND receipted IS NULL", -1, &st, NULL) == SQLITE_OK) {
+			sqlite3_bind_text(st, 1, p->card.name, -1, SQLITE_STATIC);
+			if (sqlite3_step(st) == SQLITE_ROW)
+				unrc = sqlite3_column_int64(st, 0);
+			sqlite3_finalize(st);
+		}
 		json_array_append_new(peers, json_pack(
-			"{s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:I}", "name", p->card.name,
+			"{s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:I}", "name", p->card.name,
 			"fingerprint", p->card.fingerprint, "paths", paths, "incoming", inc,
 			"backlog", backlog, "clock_skew_ms",
 			p->skew_known ? json_integer(p->skew_ms) : json_null(),
 			"delivered", (json_int_t)p->r_size, "received",
-			(json_int_t)p->d_size));
+			(json_int_t)p->d_size, "unreceipted", unrc));
 		json_array_append_new(logs, api_log_json(n, p->out_origin, p->out));
 		json_array_append_new(logs, api_log_json(n, p->in_origin, p->in));
 	}

@@ -639,6 +639,10 @@ static void link_event(struct bufferevent *bev, short what, void *arg)
 			snprintf(why, sizeof why, "TLS refused: %s", e.msg);
 			node_alarm(n, "wrong-key", l->peer ? l->peer->card.name : NULL, NULL,
 				   NULL, "path %s: %s", l->addr, why);
+		} else if (l->state == LINK_CONNECTING && l->outgoing &&
+			   (oe == 0 || ERR_GET_LIB(oe) == ERR_LIB_SYS || ERR_GET_LIB(oe) == 0)) {
+			snprintf(why, sizeof why, "cannot connect: %s",
+				 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 		} else if (oe) {
 			char es[256];
 			ERR_error_string_n(oe, es, sizeof es);
@@ -648,9 +652,6 @@ static void link_event(struct bufferevent *bev, short what, void *arg)
 					 l->outgoing ? "->" : "<-", link_who(l), why);
 		} else if (what & BEV_EVENT_EOF) {
 			snprintf(why, sizeof why, "closed by the peer");
-		} else if (l->state == LINK_CONNECTING && l->outgoing) {
-			snprintf(why, sizeof why, "cannot connect: %s",
-				 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 		} else {
 			snprintf(why, sizeof why, "%s", evutil_socket_error_to_string(
 							       EVUTIL_SOCKET_ERROR()));

@@ -1076,7 +1076,7 @@ static int node_flush_subs(struct node *n, struct perr *e)
 			sqlite3_bind_int64(st, 3, (sqlite3_int64)next);
 			int rc = sqlite3_step(st);
 			sqlite3_reset(st);
-			if (rc == SQLITE_CONSTRAINT) {
+			if ((rc & 0xff) == SQLITE_CONSTRAINT) {
 				st = q(n, "SELECT idx FROM ids WHERE peer = ?1 AND id = ?2");
 				sqlite3_bind_text(st, 1, p->card.name, -1, SQLITE_STATIC);
 				sqlite3_bind_text(st, 2, s->id, -1, SQLITE_STATIC);
@@ -1670,7 +1670,7 @@ static int node_open(struct node *n, const char *dir, struct perr *e)
 	n->runs_tail = &n->runs;
 	n->ooos_tail = &n->ooos;
 	env = getenv("PARLEY_CRASH");
-	if (env) {
+	if (env && *env) {
 		static const char *const names[] = { "", "seq-before-commit",
 			"commit-before-send", "stored-before-ack", "ack-before-receipt" };
 		for (int i = 1; i < 5; i++)

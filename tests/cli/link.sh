@@ -1,0 +1,206 @@
+#!/bin/sh
+# The node's guarantees between two real nodes on loopback (issue: "The
+# node"): exactly once through crashes at each named point and at random
+# points, idempotent --id, precedence under a 5 MB backlog, deadlines and
+# alarms, clock skew, storage quota (a full disk), and the operator
+# commands.  Fault injection on paths is in tests/cli/paths.sh; hostile
+# peers in tests/cli/evil.sh.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib/nodes.sh
+BASE=$((21000 + ($$ % 400) * 20))
+
+unreceipted() { "$PARLEY" status "$T/$1" | sed -n 's/.*awaiting receipt: //p'; }
+msgs_in() { "$PARLEY" inbox "$T/$1" | awk '$4 == "message"' | wc -l; }
+msgs_out() { "$PARLEY" outbox "$T/$1" | awk '$4 == "message"' | wc -l; }
+all_receipted() { [ "$(unreceipted a)" = 0 ]; }
+exactly_once() { # $1: expected number of messages
+	wait_for all_receipted || fail "$2: $(unreceipted a) messages never receipted"
+	o=$(msgs_out a)
+	i=$(msgs_in b)
+	[ "$o" = "$1" ] || fail "$2: a's outbox has $o messages, expected $1"
+	[ "$i" = "$1" ] || fail "$2: b's inbox has $i messages, expected $1"
+	# Exactly once: every text of a's burst is in b's log once.
+	"$PARLEY" audit "$T/a" >/dev/null || fail "$2: audit of a"
+	"$PARLEY" audit "$T/b" >/dev/null || fail "$2: audit of b"
+	ok "$2: $1 sent, $1 received, all receipted, audits pass"
+}
+
+nodes_setup $BASE
+node_start a
+node_start b
+wait_for sh -c "\"$PARLEY\" status \"$T/a\" | grep -q '(active)'" || fail "a's path never up"
+
+# --- basic exchange, receipts, cosignatures, operator ack ----------------
+echo "status report" | "$PARLEY" send "$T/a" --to $B_NAME --subject one >"$T/s1" || fail "send"
+grep -q "^$A_OUT [0-9]*$" "$T/s1" || fail "send prints origin and index: $(cat "$T/s1")"
+ok "send prints origin and index"
+wait_for all_receipted || fail "first message not receipted"
+IDX=$(awk '{print $2}' "$T/s1")
+"$PARLEY" inbox "$T/b" --json >"$T/in.json"
+for f in origin index precedence time state overdue; do
+	grep -q "\"$f\":" "$T/in.json" || fail "inbox --json lacks $f"
+done
+grep -q '"state": "new"' "$T/in.json" || fail "inbox state new"
+"$PARLEY" ack "$T/b" "$A_OUT" "$IDX" >/dev/null || fail "ack"
+wait_for sh -c "\"$PARLEY\" outbox \"$T/a\" | awk '\$2 == $IDX' | grep -q acknowledged" ||
+	fail "a never saw the operator's ack"
+"$PARLEY" inbox "$T/b" | awk -v i="$IDX" '$2 == i' | grep -q acknowledged || fail "inbox state acknowledged"
+"$PARLEY" outbox "$T/a" --json >"$T/out.json"
+for f in origin index precedence time state overdue; do
+	grep -q "\"$f\":" "$T/out.json" || fail "outbox --json lacks $f"
+done
+ok "receipt, operator ack: outbox receipted -> acknowledged, inbox new -> acknowledged"
+"$PARLEY" ack "$T/b" "$A_OUT" 999999 2>"$T/err" && fail "ack of a missing message succeeded"
+grep -q "no message" "$T/err" || fail "ack error unclear: $(cat "$T/err")"
+ok "ack of an unknown message refused clearly"
+wait_for sh -c "\"$PARLEY\" status \"$T/a\" | grep -q \"log $A_OUT: .* cosigned\"" || fail "no cosignature"
+ok "a's log cosigned by b"
+
+# --- idempotent --id ------------------------------------------------------
+echo "same" | "$PARLEY" send "$T/a" --to $B_NAME --id retry-1 >"$T/r1" || fail "send --id"
+echo "same" | "$PARLEY" send "$T/a" --to $B_NAME --id retry-1 >"$T/r2" || fail "resend --id"
+[ "$(awk '{print $2}' "$T/r1")" = "$(awk '{print $2}' "$T/r2")" ] || fail "same --id gave two entries"
+grep -q "already submitted" "$T/r2" || fail "resend not reported as a duplicate"
+ok "the same --id twice is one entry"
+N=2
+exactly_once $N "basic"
+
+# --- crash points ---------------------------------------------------------
+# Sender: the reply to `send` is lost (crash before or after commit); the
+# operator retries with the same --id: one message.
+for point in seq-before-commit commit-before-send; do
+	node_kill a
+	CRASH=$point node_start a
+	echo "crash $point" | "$PARLEY" send "$T/a" --to $B_NAME --id "crash-$point" \
+		>/dev/null 2>"$T/err" && fail "$point: send answered although the node died"
+	wait "$(node_pid a)" 2>/dev/null
+	PID_a=
+	node_start a
+	echo "crash $point" | "$PARLEY" send "$T/a" --to $B_NAME --id "crash-$point" >/dev/null ||
+		fail "$point: retry failed"
+	N=$((N + 1))
+	exactly_once $N "sender killed at $point, send retried with --id"
+done
+# Receiver: killed after storing before its ACK, and after the ACK before
+# its receipt entry.
+for point in stored-before-ack ack-before-receipt; do
+	node_kill b
+	CRASH=$point node_start b
+	printf 'r1 %s\nr2 %s\nr3 %s\n' $point $point $point |
+		"$PARLEY" send "$T/a" --to $B_NAME --lines >/dev/null || fail "$point: send"
+	i=0
+	while kill -0 "$(node_pid b)" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	kill -0 "$(node_pid b)" 2>/dev/null && fail "$point: b did not reach its crash point"
+	PID_b=
+	node_start b
+	N=$((N + 3))
+	exactly_once $N "receiver killed at $point"
+done
+
+# --- random kills over several rounds --------------------------------------
+i=0
+while [ $i -lt 2000 ]; do echo "random round message $i"; i=$((i + 1)); done >"$T/lines"
+for round in 1 2 3; do
+	victim=a
+	[ $((round % 2)) = 0 ] && victim=b
+	"$PARLEY" send "$T/a" --to $B_NAME --lines --id "rk$round" "$T/lines" >/dev/null || fail "round $round send"
+	sleep "0.$(( ($$ + round * 37) % 5 + 1))"
+	node_kill $victim KILL
+	node_start $victim
+	# The retry after a possible lost reply: same ids, no new messages.
+	"$PARLEY" send "$T/a" --to $B_NAME --lines --id "rk$round" "$T/lines" >/dev/null || fail "round $round resend"
+	N=$((N + 2000))
+	exactly_once $N "random SIGKILL of $victim, round $round"
+done
+
+# --- precedence: FLASH ahead of a 5 MB backlog ------------------------------
+i=0
+while [ $i -lt 26000 ]; do
+	printf 'backlog %05d padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding pad\n' $i
+	i=$((i + 1))
+done >"$T/big"
+[ "$(wc -c <"$T/big")" -ge 5000000 ] || fail "backlog under 5 MB"
+"$PARLEY" send "$T/a" --to $B_NAME --lines "$T/big" >/dev/null || fail "backlog send"
+echo "FLASH now" | "$PARLEY" send "$T/a" --to $B_NAME --precedence FLASH >"$T/f" || fail "flash send"
+F=$(awk '{print $2}' "$T/f")
+"$PARLEY" outbox "$T/a" --json >"$T/o1.json"
+N=$((N + 26001))
+wait_for all_receipted || fail "backlog never receipted"
+"$PARLEY" outbox "$T/a" --json >"$T/o2.json"
+# index state, at FLASH time; receipt index per message, at the end.
+flat() { awk '/"index":/ {gsub(/[^0-9]/, "", $2); i = $2} /"precedence":/ {p = $2} /"state":/ {s = $2} /"receipt_index":/ {gsub(/[^0-9]/, "", $2); r = $2} /^  }/ {print i, p, s, r; r = ""}' "$1"; }
+flat "$T/o1.json" | awk '$2 ~ /ROUTINE/ && $3 ~ /queued/ {print $1}' >"$T/queued"
+Q=$(wc -l <"$T/queued")
+[ "$Q" -gt 1000 ] || fail "only $Q ROUTINE still queued when the FLASH was submitted"
+FR=$(flat "$T/o2.json" | awk -v f="$F" '$1 == f {print $4}')
+[ -n "$FR" ] || fail "FLASH has no receipt"
+flat "$T/o2.json" | awk -v fr="$FR" 'NR == FNR {q[$1] = 1; next} ($1 in q) && $4 <= fr {bad++} END {exit bad > 0}' "$T/queued" - ||
+	fail "a ROUTINE queued before the FLASH was receipted no later than it"
+ok "FLASH receipted (receipt $FR) before all $Q ROUTINE messages still queued when it was submitted"
+exactly_once $N "after the 5 MB backlog"
+
+# --- deadlines, test messages, alarms --------------------------------------
+node_kill b
+echo "receipt-deadlines 1 1 1 1" >>"$T/a/node.conf"
+echo "test-interval 1" >>"$T/a/node.conf"
+node_kill a
+node_start a
+echo "nobody there" | "$PARLEY" send "$T/a" --to $B_NAME --precedence FLASH >/dev/null || fail "send to a stopped peer"
+wait_for sh -c "\"$PARLEY\" status \"$T/a\" | grep -q receipt-overdue" || fail "no receipt-overdue alarm"
+ok "a missed receipt deadline raises an alarm in status"
+"$PARLEY" outbox "$T/a" | grep FLASH | grep -q OVERDUE || fail "outbox does not flag the overdue FLASH"
+ok "outbox flags it overdue"
+wait_for sh -c "\"$PARLEY\" status \"$T/a\" | grep -q test-missed" || fail "no test-missed alarm"
+ok "a missed periodic test message raises an alarm"
+N=$((N + 1))
+
+# --- clock skew --------------------------------------------------------------
+PARLEY_CLOCK_OFFSET_MS=120000 node_start b
+wait_for sh -c "\"$PARLEY\" status \"$T/a\" | grep -q clock-skew" || fail "no clock-skew alarm"
+ok "a peer clock 120 s off raises a clock-skew alarm"
+node_kill b
+node_start b
+exactly_once $N "after the outage"
+
+# --- storage quota: a full disk refuses submissions, damages nothing --------
+node_kill a
+SZ=$(stat -c %s "$T/a/node.db")
+echo "max-db-bytes $((SZ + 3000000))" >>"$T/a/node.conf"
+node_start a
+i=0
+while [ $i -lt 4000 ]; do
+	printf 'filler %05d %01000d\n' $i 0
+	i=$((i + 1))
+done >"$T/fill"
+full=0
+for k in 1 2 3 4 5 6 7 8; do
+	if ! "$PARLEY" send "$T/a" --to $B_NAME --lines --id "fill$k" "$T/fill" >"$T/fo" 2>"$T/fe"; then
+		full=1
+		break
+	fi
+	N=$((N + 4000))
+done
+[ $full = 1 ] || fail "quota never reached"
+grep -q "full" "$T/fe" || fail "full-disk error unclear: $(cat "$T/fe")"
+ok "a full store refuses the submission: $(cat "$T/fe")"
+echo "one more" | "$PARLEY" send "$T/a" --to $B_NAME >/dev/null 2>&1 && N=$((N + 1))
+"$PARLEY" status "$T/a" >/dev/null || fail "node stopped serving after the full disk"
+ok "the node keeps serving"
+"$PARLEY" audit "$T/a" >/dev/null || fail "audit after the full disk"
+ok "nothing stored was damaged (audit passes)"
+
+# --- export --------------------------------------------------------------
+"$PARLEY" export "$T/b" "$T/exp" >/dev/null || fail "export"
+for o in "$A_OUT" "$B_OUT"; do
+	for f in checkpoint vkey tile/0/000; do
+		[ -e "$T/exp/$o/$f" ] || [ -e "$T/exp/$o/$f.p" ] || fail "export lacks $o/$f"
+	done
+	ls "$T/exp/$o/tile/entries" >/dev/null 2>&1 || fail "export lacks $o/tile/entries"
+done
+ok "export writes every log with checkpoint, vkey, tiles and entry bundles"
+node_kill a
+node_kill b
+grep -q "stopped" "$T/a.log" || fail "SIGTERM did not stop a cleanly"
+ok "SIGTERM stops the nodes cleanly"
+echo "all link checks passed"

@@ -53,6 +53,8 @@ void idxset_del_below(struct idxset *s, uint64_t v)
 {
 	size_t i = idxset_pos(s, v);
 
+	if (i == 0)
+		return; /* also keeps memmove away from an empty set's NULL */
 	memmove(s->v, s->v + i, (s->n - i) * sizeof *s->v);
 	s->n -= i;
 }

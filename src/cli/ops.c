@@ -72,8 +72,9 @@ static int ops_write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* Sends one request to the node in dir; returns the HTTP status and the
- * parsed JSON body in *out (NULL if the body is not JSON). */
+/* Sends one request to the node in dir (taking the reference to body);
+ * returns the HTTP status and the parsed JSON body in *out (NULL if the
+ * body is not JSON). */
 static int ops_call(const char *dir, const char *method, const char *path,
 		    json_t *body, json_t **out, struct perr *e)
 {
@@ -84,16 +85,20 @@ static int ops_call(const char *dir, const char *method, const char *path,
 	int fd, status;
 
 	*out = NULL;
+	if (body) {
+		b = json_dumps(body, JSON_COMPACT);
+		json_decref(body);
+		if (b == NULL)
+			return perr_set(e, "out of memory");
+	}
 	if (nodedir_load_conf(dir, &conf, e) != 0 ||
 	    nodedir_path(tpath, sizeof tpath, dir, "api.token", e) != 0 ||
-	    file_read(tpath, 256, 1, &token, &tlen, e) != 0)
+	    file_read(tpath, 256, 1, &token, &tlen, e) != 0) {
+		free(b);
 		return -1;
+	}
 	while (tlen > 0 && (token[tlen - 1] == '\n' || token[tlen - 1] == '\r'))
 		token[--tlen] = '\0';
-	if (body && (b = json_dumps(body, JSON_COMPACT)) == NULL) {
-		free(token);
-		return perr_set(e, "out of memory");
-	}
 	fd = ops_connect(conf.api, e);
 	if (fd < 0) {
 		free(token);
@@ -314,7 +319,6 @@ int cmd_send(int argc, char **argv)
 	if (rc == 0 && json_array_size(msgs) > 0) {
 		json_t *req = json_pack("{s:s, s:O}", "to", to, "messages", msgs);
 		rc = ops_call_ok(dir, "POST", "/api/send", req, &reply);
-		json_decref(req);
 		if (rc == 0) {
 			ops_print_entries(reply);
 			json_decref(reply);

@@ -41,6 +41,7 @@
 
 static void link_connect(struct link *l);
 static void link_read(struct bufferevent *bev, void *arg);
+static void link_event(struct bufferevent *bev, short what, void *arg);
 
 static int link_sockaddr(const char *addr, struct sockaddr_storage *ss,
 			 int *sslen)
@@ -146,6 +147,7 @@ void link_down(struct link *l, const char *why)
 	l->state = LINK_DOWN;
 	l->up_since_ms = 0;
 	l->paused = 0;
+	l->closing = 0;
 	if (l->outgoing) {
 		struct timeval tv;
 		if (p && p->active == l)
@@ -170,6 +172,33 @@ void link_down(struct link *l, const char *why)
 	}
 }
 
+/* Closes the path once what is queued (an ERROR frame) has been written;
+ * reads nothing more meanwhile.  A peer that does not read is cut off by
+ * the silence rule (link_tick). */
+static void link_drained(struct bufferevent *bev, void *arg)
+{
+	struct link *l = arg;
+
+	(void)bev;
+	link_down(l, l->close_why);
+}
+
+static void link_close_after_write(struct link *l, const char *why)
+{
+	snprintf(l->close_why, sizeof l->close_why, "%s", why);
+	l->closing = 1;
+	l->paused = 1;
+	if (l->bev == NULL) {
+		link_down(l, why);
+		return;
+	}
+	bufferevent_disable(l->bev, EV_READ);
+	bufferevent_setwatermark(l->bev, EV_WRITE, 0, 0);
+	bufferevent_setcb(l->bev, NULL, link_drained, link_event, l);
+	if (evbuffer_get_length(bufferevent_get_output(l->bev)) == 0)
+		link_down(l, why);
+}
+
 /* A peer sent something we refuse: an alarm with the evidence, an ERROR
  * frame, and the path is closed.  The node keeps serving. */
 static void link_reject(struct link *l, const char *kind, const uint8_t *ev,
@@ -182,7 +211,7 @@ static void link_reject(struct link *l, const char *kind, const uint8_t *ev,
 	node_alarm(l->n, kind, l->peer ? l->peer->card.name : NULL, NULL, evb,
 		   "path %s: %s", l->addr, why);
 	link_send(l, FRAME_ERROR, json_pack("{s:s}", "error", why));
-	link_down(l, why);
+	link_close_after_write(l, why);
 }
 
 /* ---- sending our log --------------------------------------------------- */
@@ -594,7 +623,7 @@ void link_resume(struct link *l)
 		free(l); /* closed while waiting for the flush */
 		return;
 	}
-	if (l->paused && l->bev) {
+	if (l->paused && l->bev && !l->closing) {
 		l->paused = 0;
 		bufferevent_enable(l->bev, EV_READ);
 		link_read(l->bev, l);

@@ -174,10 +174,54 @@ static int q_done(struct node *n, sqlite3_stmt *st, struct perr *e)
 
 /* ---- alarms ---------------------------------------------------------- */
 
+/* A hostile peer can make us refuse frames in a loop.  So that it cannot
+ * fill our disk with alarms, at most NODE_ALARM_BURST alarms of one kind
+ * from one peer are stored per minute; the rest are logged, and one
+ * "alarm-flood" alarm records that this happened. */
+#define NODE_ALARM_BURST 60
+
+static int node_alarm_limited(struct node *n, const char *kind,
+			      const char *peer)
+{
+	static struct {
+		char kind[32], peer[CARD_NAME_MAX + 1];
+		int64_t minute;
+		unsigned count;
+	} rl[32];
+	static size_t next;
+	int64_t minute = node_now_ms() / 60000;
+	size_t i;
+	char key[700];
+
+	for (i = 0; i < sizeof rl / sizeof rl[0]; i++)
+		if (strcmp(rl[i].kind, kind) == 0 && strcmp(rl[i].peer, peer) == 0)
+			break;
+	if (i == sizeof rl / sizeof rl[0]) {
+		i = next++ % (sizeof rl / sizeof rl[0]);
+		snprintf(rl[i].kind, sizeof rl[i].kind, "%s", kind);
+		snprintf(rl[i].peer, sizeof rl[i].peer, "%s", peer);
+		rl[i].minute = minute;
+		rl[i].count = 0;
+	}
+	if (rl[i].minute != minute) {
+		rl[i].minute = minute;
+		rl[i].count = 0;
+	}
+	if (++rl[i].count <= NODE_ALARM_BURST)
+		return 0;
+	if (rl[i].count == NODE_ALARM_BURST + 1) {
+		snprintf(key, sizeof key, "flood/%s/%s/%lld", kind, peer, (long long)minute);
+		node_alarm(n, "alarm-flood", peer[0] ? peer : NULL, key, NULL,
+			   "more than %d %s alarms in a minute; the rest of this minute's "
+			   "are logged only", NODE_ALARM_BURST, kind);
+	}
+	return 1;
+}
+
 void node_alarm(struct node *n, const char *kind, const char *peer,
 		const char *key, const char *evidence, const char *fmt, ...)
 {
-	struct alarm_q *a = calloc(1, sizeof *a);
+	struct alarm_q *a;
 	char detail[1024];
 	va_list ap;
 
@@ -186,6 +230,9 @@ void node_alarm(struct node *n, const char *kind, const char *peer,
 	va_end(ap);
 	node_log(n, "ALARM %s%s%s: %s", kind, peer ? " from " : "", peer ? peer : "",
 		 detail);
+	if (strcmp(kind, "alarm-flood") != 0 && node_alarm_limited(n, kind, peer ? peer : ""))
+		return;
+	a = calloc(1, sizeof *a);
 	if (a == NULL)
 		return;
 	snprintf(a->kind, sizeof a->kind, "%s", kind);
@@ -298,6 +345,11 @@ static int node_open_cp(struct npeer *p, const char *note, size_t len,
 		return perr_wrap(e, "checkpoint");
 	if (checkpoint_parse(c, nt.text, nt.textlen, e) != 0)
 		return -1;
+	/* Indices are 0..2^53-1 (envelopes, receipts and refs say them in
+	 * JSON, which reads that range exactly). */
+	if (c->size > ENV_MAX_INDEX)
+		return perr_set(e, "checkpoint size %llu is beyond 2^53-1",
+				(unsigned long long)c->size);
 	if (strcmp(c->origin, p->in_origin) != 0)
 		return perr_set(e, "checkpoint origin \"%.100s\" is not \"%s\"",
 				c->origin, p->in_origin);
@@ -806,12 +858,19 @@ int node_rx_ooo(struct node *n, struct link *l, json_t *body, struct perr *e)
 		return perr_wrap(e, "OOO");
 	if (strlen(b64) > B64_ENCLEN(STORE_ENTRY_MAX))
 		return perr_set(e, "OOO: entry over %d bytes", STORE_ENTRY_MAX);
-	if (idx < p->m_size || idxset_has(&p->held, idx)) {
-		node_flush_link(n, l);
-		return 0;
-	}
 	if (c.size < p->v_size) {
-		node_flush_link(n, l); /* proven against an older checkpoint: resend */
+		/* Proven against an older checkpoint (a resend racing an ACK);
+		 * within the mirror it must still agree with it. */
+		merkle_hash root;
+		if (c.size <= p->d_size && store_root(p->in, c.size, root, e) == 0 &&
+		    memcmp(root, c.root, 32) != 0) {
+			char *h = node_held_cp(n, p, p->v_size);
+			node_split_view(n, p, h, cpn, c.size);
+			free(h);
+			return perr_set(e, "OOO: checkpoint at size %llu disagrees with the "
+					"entries held", (unsigned long long)c.size);
+		}
+		node_flush_link(n, l);
 		return 0;
 	}
 	if (c.size == p->v_size) {
@@ -855,6 +914,13 @@ int node_rx_ooo(struct node *n, struct link *l, json_t *body, struct perr *e)
 		free(ent);
 		return perr_set(e, "OOO: entry %llu fails its inclusion proof",
 				(unsigned long long)idx);
+	}
+	if (idx < p->m_size || idxset_has(&p->held, idx)) {
+		/* Already held; proven again in a consistent tree, so the same
+		 * bytes (or a checkpoint that moves ours on). */
+		free(ent);
+		node_flush_link(n, l);
+		return 0;
 	}
 	o = calloc(1, sizeof *o);
 	if (o == NULL) {
@@ -1390,7 +1456,7 @@ static void node_after_commit(struct node *n, int ok)
 		lnx = l->flush_next;
 		l->in_flush_list = 0;
 		l->flush_next = NULL;
-		if (ok && l->bev && l->state == LINK_READY && l->peer)
+		if (ok && l->bev && l->state == LINK_READY && l->peer && !l->closing)
 			link_send(l, FRAME_ACK, node_ack_body(l->peer));
 		link_resume(l);
 	}

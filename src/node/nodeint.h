@@ -72,6 +72,8 @@ struct link {
 	int64_t rtt_ms;
 	uint64_t ping_seq;
 	int paused;              /* reading stopped until the next flush */
+	int closing;             /* refused: closes once the ERROR is written */
+	char close_why[PERR_MAX + 64];
 	int in_flush_list;
 	struct link *next;       /* incoming list / flush list */
 	struct link *flush_next;

@@ -47,12 +47,21 @@ node_start() {
 	wait_for "$PARLEY" status "$T/$1" || fail "node $1 did not start"
 }
 
+# SIGTERM must end a node with status 0: under ASan/UBSan, a leak or an
+# error report makes it non-zero, and the test fails on it.
 node_kill() {
 	p=$(node_pid "$1")
 	[ -n "$p" ] || return 0
 	kill -"${2:-TERM}" "$p" 2>/dev/null
 	wait "$p" 2>/dev/null
+	st=$?
 	eval "PID_$1="
+	if [ "${2:-TERM}" = TERM ] && [ $st -ne 0 ]; then
+		fail "node $1 exited with status $st after SIGTERM"
+	fi
+	if grep -q "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" "$T/$1.log"; then
+		fail "node $1: sanitizer report"
+	fi
 }
 
 wait_for() {
@@ -64,6 +73,3 @@ wait_for() {
 	done
 	return 1
 }
-
-# jq-free JSON checks: python3 is on every Debian test machine we use? No:
-# the tests use `parley ... --json` piped to this small awk-free helper.

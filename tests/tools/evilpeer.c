@@ -315,7 +315,7 @@ static char *ep_cp_raw(const struct note_signer *s, const char *origin,
 	struct perr e;
 
 	memset(&c, 0, sizeof c);
-	snprintf(c.origin, sizeof c.origin, "%s", origin);
+	snprintf(c.origin, sizeof c.origin, "%.255s", origin);
 	c.size = size;
 	memcpy(c.root, root, MERKLE_HASH);
 	tl = checkpoint_format(&c, text, sizeof text, &e);
@@ -413,7 +413,7 @@ static int ep_dial(const struct ep *ep, const char *keypath,
 	memset(&hints, 0, sizeof hints);
 	hints.ai_socktype = SOCK_STREAM;
 	if (getaddrinfo(ep->host, ep->port, &hints, &res) != 0) {
-		snprintf(c->why, sizeof c->why, "cannot resolve %s", ep->host);
+		snprintf(c->why, sizeof c->why, "cannot resolve %.200s", ep->host);
 		return -1;
 	}
 	for (ai = res; ai; ai = ai->ai_next) {
@@ -427,7 +427,7 @@ static int ep_dial(const struct ep *ep, const char *keypath,
 	}
 	freeaddrinfo(res);
 	if (c->fd < 0) {
-		snprintf(c->why, sizeof c->why, "cannot connect to %s:%s: %s", ep->host,
+		snprintf(c->why, sizeof c->why, "cannot connect to %.200s:%s: %s", ep->host,
 			 ep->port, strerror(errno));
 		return -1;
 	}
@@ -848,7 +848,7 @@ static void sc_badsig(struct ep *ep)
 		long tl;
 		const struct note_signer *sg = &ep->signer;
 		memset(&c, 0, sizeof c);
-		snprintf(c.origin, sizeof c.origin, "%s", other_origin);
+		snprintf(c.origin, sizeof c.origin, "%.255s", other_origin);
 		c.size = s + 1;
 		memcpy(c.root, root, 32);
 		tl = checkpoint_format(&c, text, sizeof text, &e);
@@ -1257,23 +1257,30 @@ static void sc_stall(struct ep *ep)
 static void sc_bigindex(struct ep *ep)
 {
 	struct ep_tree t;
-	uint64_t s, idx = (uint64_t)1 << 53;
-	size_t len, i;
+	uint64_t idx[2] = { (uint64_t)1 << 53, ((uint64_t)1 << 63) - 1 };
+	const char *names[2] = { "index-2^53", "index-2^63-1" };
+	struct ep_conn c;
+	size_t len, k;
 	char *ent;
 
 	ep_need_good(ep);
-	s = ep->v_size;
-	/* The genuine history, fillers, and one message at 2^53: a correctly
-	 * signed, consistent, proven tree of 2^53 + 1 entries. */
-	ep_tree_history(ep, &t, s, 0);
-	t.size = idx + 1;
-	ent = ep_entry(ep, idx, 0, &len);
-	ep_tree_set(&t, idx, ent, len);
-	for (i = 0; i < 1; i++)
-		ep_step_frame(ep, "index-2^53", FRAME_OOO,
-			      ep_ooo(ep, &t, idx, ent, len, ep_inclusion(&t, idx, 0),
+	/* The genuine history, fillers, and one message at 2^53 (then one at
+	 * 2^63 - 1, the largest index JSON carries): correctly signed,
+	 * consistent, proven trees of 2^53 + 1 and 2^63 entries. */
+	ep_tree_history(ep, &t, ep->v_size, 0);
+	for (k = 0; k < 2; k++) {
+		if (k > 0) { /* what the victim verified after the first step */
+			ep_connect(ep, &c, 1);
+			ep_close(&c);
+		}
+		t.size = idx[k] + 1;
+		ent = ep_entry(ep, idx[k], 0, &len);
+		ep_tree_set(&t, idx[k], ent, len);
+		ep_step_frame(ep, names[k], FRAME_OOO,
+			      ep_ooo(ep, &t, idx[k], ent, len, ep_inclusion(&t, idx[k], 0),
 				     ep_consistency(&t, ep->v_verified)));
-	free(ent);
+		free(ent);
+	}
 }
 
 static const struct {

@@ -446,6 +446,12 @@ int cmd_status(int argc, char **argv)
 			printf(", clock skew %lld ms", (long long)json_integer_value(skew));
 		printf("\n  awaiting receipt: %lld\n",
 		       (long long)json_integer_value(json_object_get(v, "unreceipted")));
+		printf("  their log to us: %lld signed, %lld held in order, %lld out of order, "
+		       "%lld missing\n",
+		       (long long)json_integer_value(json_object_get(v, "peer_log_size")),
+		       (long long)json_integer_value(json_object_get(v, "received")),
+		       (long long)json_integer_value(json_object_get(v, "held_out_of_order")),
+		       (long long)json_integer_value(json_object_get(v, "missing")));
 		printf("  backlog: FLASH %lld, IMMEDIATE %lld, PRIORITY %lld, ROUTINE %lld\n",
 		       (long long)json_integer_value(json_object_get(bl, "FLASH")),
 		       (long long)json_integer_value(json_object_get(bl, "IMMEDIATE")),

@@ -649,6 +649,14 @@ json_t *api_status(struct node *n)
 			p->skew_known ? json_integer(p->skew_ms) : json_null(),
 			"delivered", (json_int_t)p->r_size, "received",
 			(json_int_t)p->d_size, "unreceipted", unrc));
+		/* Gaps, from the checkpoints: the peer's latest verified checkpoint
+		 * says how large its log to us is; what we hold may be less. */
+		json_t *po = json_array_get(peers, json_array_size(peers) - 1);
+		json_object_set_new(po, "peer_log_size", json_integer((json_int_t)p->dv_size));
+		json_object_set_new(po, "held_out_of_order", json_integer((json_int_t)p->d_held.n));
+		json_object_set_new(po, "missing", json_integer(
+			(json_int_t)(p->dv_size > p->d_size + p->d_held.n
+				     ? p->dv_size - p->d_size - p->d_held.n : 0)));
 		json_array_append_new(logs, api_log_json(n, p->out_origin, p->out));
 		json_array_append_new(logs, api_log_json(n, p->in_origin, p->in));
 	}

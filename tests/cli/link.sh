@@ -125,6 +125,10 @@ done >"$T/big"
 echo "FLASH now" | "$PARLEY" send "$T/a" --to $B_NAME --precedence FLASH >"$T/f" || fail "flash send"
 F=$(awk '{print $2}' "$T/f")
 "$PARLEY" outbox "$T/a" --json >"$T/o1.json"
+# b holds the FLASH out of order, and its checkpoint shows the gap below it.
+WAIT_S=5 wait_for sh -c "\"$PARLEY\" status \"$T/b\" | grep -q 'their log to us: .* [1-9][0-9]* out of order, [1-9][0-9]* missing'" ||
+	fail "b never showed the FLASH held out of order with the gap below it"
+ok "b holds the FLASH out of order and sees the gap from the signed checkpoint"
 N=$((N + 26001))
 wait_for all_receipted || fail "backlog never receipted"
 "$PARLEY" outbox "$T/a" --json >"$T/o2.json"

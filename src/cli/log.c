@@ -16,6 +16,7 @@
 
 #include "b64.h"
 #include "checkpoint.h"
+#include "export.h"
 #include "store.h"
 #include "tile.h"
 #include "tlogproof.h"
@@ -415,44 +416,11 @@ static int log_cmd_entry(int argc, char **argv)
 	return rc;
 }
 
-/* Collects one entry bundle: u16be length || entry, for each entry. */
-struct log_bundle {
-	uint8_t *buf;
-	size_t len;
-};
-
-static int log_bundle_add(void *ctx, uint64_t idx, const uint8_t *d, size_t len)
-{
-	struct log_bundle *b = ctx;
-
-	(void)idx;
-	b->buf[b->len++] = (uint8_t)(len >> 8);
-	b->buf[b->len++] = (uint8_t)len;
-	memcpy(b->buf + b->len, d, len);
-	b->len += len;
-	return 0;
-}
-
-static int log_export_file(const char *dir, const char *rel, const void *buf,
-			   size_t len, struct perr *e)
-{
-	char path[4096];
-
-	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, rel) >= sizeof path)
-		return perr_set(e, "%s: path too long", dir);
-	if (cli_mkdirs_for(path, e) != 0)
-		return -1;
-	return file_write(path, buf, len, 0644, 0, e);
-}
-
 static int log_cmd_export(int argc, char **argv)
 {
 	struct log_ctx c;
 	struct perr e;
-	uint64_t size, n, cnt;
-	unsigned L, levels;
-	merkle_hash hashes[TILE_WIDTH];
-	struct log_bundle b = { NULL, 0 };
+	uint64_t size;
 	char *note = NULL;
 	size_t nl;
 	int rc = 0;
@@ -462,48 +430,19 @@ static int log_cmd_export(int argc, char **argv)
 	if (log_open(&c, argv[1], &e) != 0)
 		return cli_fail("%s", e.msg);
 	size = store_log_size(c.l);
-	levels = tile_levels(size);
-	b.buf = malloc((size_t)TILE_WIDTH * (2 + STORE_ENTRY_MAX));
-	if (b.buf == NULL) {
-		rc = cli_fail("out of memory");
-		goto out;
-	}
 	/* Tiles first, the checkpoint last: a reader that sees the
 	 * checkpoint finds every tile it needs. */
-	for (L = 0; L < levels; L++) {
-		cnt = tile_count(size, L);
-		for (n = 0; n < cnt; n++) {
-			char rel[TILE_PATH_MAX];
-			unsigned w;
-			if (store_tile(c.l, L, n, hashes, &w, &e) != 0 ||
-			    tile_path(rel, sizeof rel, L, n, w, &e) != 0 ||
-			    log_export_file(argv[2], rel, hashes, w * MERKLE_HASH, &e) != 0) {
-				rc = cli_fail("%s", e.msg);
-				goto out;
-			}
-			if (L == 0) {
-				b.len = 0;
-				if (store_entries(c.l, n * TILE_WIDTH, n * TILE_WIDTH + w,
-						  log_bundle_add, &b, &e) != 0 ||
-				    tile_entries_path(rel, sizeof rel, n, w, &e) != 0 ||
-				    log_export_file(argv[2], rel, b.buf, b.len, &e) != 0) {
-					rc = cli_fail("%s", e.msg);
-					goto out;
-				}
-			}
-		}
-	}
-	if (log_checkpoint(&c, size, &note, &nl, &e) != 0 ||
-	    log_export_file(argv[2], "checkpoint", note, nl, &e) != 0) {
+	if (store_export_tiles(c.l, size, argv[2], &e) != 0 ||
+	    log_checkpoint(&c, size, &note, &nl, &e) != 0 ||
+	    export_file(argv[2], "checkpoint", note, nl, &e) != 0) {
 		rc = cli_fail("%s", e.msg);
 		goto out;
 	}
 	printf("exported %s: %llu entries, %u tile level%s, to %s\n",
-	       store_log_origin(c.l), (unsigned long long)size, levels,
-	       levels == 1 ? "" : "s", argv[2]);
+	       store_log_origin(c.l), (unsigned long long)size, tile_levels(size),
+	       tile_levels(size) == 1 ? "" : "s", argv[2]);
 out:
 	free(note);
-	free(b.buf);
 	store_close(c.s);
 	return rc;
 }

@@ -91,21 +91,7 @@ int cli_parse_u64(const char *s, uint64_t *v)
 
 int cli_mkdirs_for(const char *path, struct perr *e)
 {
-	char tmp[4096];
-	size_t i, n = strlen(path);
-
-	if (n >= sizeof tmp)
-		return perr_set(e, "%s: path too long", path);
-	memcpy(tmp, path, n + 1);
-	for (i = 1; i < n; i++) {
-		if (tmp[i] != '/')
-			continue;
-		tmp[i] = '\0';
-		if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-			return perr_set(e, "%s: %s", tmp, strerror(errno));
-		tmp[i] = '/';
-	}
-	return 0;
+	return file_mkdirs_for(path, e);
 }
 
 int cli_load_verifier(const char *arg, struct note_verifier *v, struct perr *e)

@@ -4,11 +4,9 @@
  * anyone to verify offline.  Both read the database only (a running node
  * may keep serving: SQLite's WAL lets a reader see the last commit).
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <openssl/crypto.h>
 #include <sqlite3.h>
@@ -17,6 +15,7 @@
 #include "b64.h"
 #include "checkpoint.h"
 #include "envelope.h"
+#include "export.h"
 #include "file.h"
 #include "nodedir.h"
 #include "store.h"
@@ -405,93 +404,6 @@ int node_audit(const char *dir, FILE *out, struct perr *e)
 
 /* ---- export ------------------------------------------------------------ */
 
-static int export_mkdirs(const char *path, struct perr *e)
-{
-	char tmp[4200];
-	size_t i, n = strlen(path);
-
-	if (n >= sizeof tmp)
-		return perr_set(e, "%s: path too long", path);
-	memcpy(tmp, path, n + 1);
-	for (i = 1; i < n; i++) {
-		if (tmp[i] != '/')
-			continue;
-		tmp[i] = '\0';
-		if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-			return perr_set(e, "%s: %s", tmp, strerror(errno));
-		tmp[i] = '/';
-	}
-	return 0;
-}
-
-static int export_file(const char *dir, const char *rel, const void *buf,
-		       size_t len, struct perr *e)
-{
-	char path[4200];
-
-	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, rel) >= sizeof path)
-		return perr_set(e, "%s: path too long", dir);
-	if (export_mkdirs(path, e) != 0)
-		return -1;
-	return file_write(path, buf, len, 0644, 0, e);
-}
-
-struct export_bundle {
-	uint8_t *buf;
-	size_t len;
-};
-
-static int export_bundle_add(void *ctx, uint64_t idx, const uint8_t *d, size_t len)
-{
-	struct export_bundle *b = ctx;
-
-	(void)idx;
-	b->buf[b->len++] = (uint8_t)(len >> 8);
-	b->buf[b->len++] = (uint8_t)len;
-	memcpy(b->buf + b->len, d, len);
-	b->len += len;
-	return 0;
-}
-
-/* Tiles and entry bundles of l as of size (C2SP tlog-tiles). */
-static int export_tiles(struct store_log *l, uint64_t size, const char *dir,
-			struct perr *e)
-{
-	unsigned L, levels = tile_levels(size);
-	merkle_hash hs[TILE_WIDTH];
-	struct export_bundle b = { malloc((size_t)TILE_WIDTH * (2 + STORE_ENTRY_MAX)), 0 };
-	int rc = 0;
-
-	if (b.buf == NULL)
-		return perr_set(e, "out of memory");
-	for (L = 0; rc == 0 && L < levels; L++) {
-		uint64_t n, cnt = tile_count(size, L);
-		for (n = 0; rc == 0 && n < cnt; n++) {
-			char rel[TILE_PATH_MAX];
-			unsigned w = tile_width(size, L, n), have;
-			rc = store_tile(l, L, n, hs, &have, e);
-			if (rc == 0 && have < w)
-				rc = perr_set(e, "tile %u/%llu: only %u hashes stored", L,
-					      (unsigned long long)n, have);
-			if (rc == 0)
-				rc = tile_path(rel, sizeof rel, L, n, w, e);
-			if (rc == 0)
-				rc = export_file(dir, rel, hs, (size_t)w * 32, e);
-			if (rc == 0 && L == 0) {
-				b.len = 0;
-				rc = store_entries(l, n * TILE_WIDTH, n * TILE_WIDTH + w,
-						   export_bundle_add, &b, e);
-				if (rc == 0)
-					rc = tile_entries_path(rel, sizeof rel, n, w, e);
-				if (rc == 0)
-					rc = export_file(dir, rel, b.buf, b.len, e);
-			}
-		}
-	}
-	free(b.buf);
-	return rc;
-}
-
 static char *export_note(sqlite3 *db, const char *sql, const char *origin,
 			 uint64_t size)
 {
@@ -574,7 +486,7 @@ int node_export(const char *dir, const char *outdir, FILE *out, struct perr *e)
 		}
 		note_verifier_format(&lg->signer, vk, sizeof vk);
 		strcat(vk, "\n");
-		rc = export_tiles(lg->l, size, ldir, e);
+		rc = store_export_tiles(lg->l, size, ldir, e);
 		if (rc == 0)
 			rc = export_file(ldir, "vkey", vk, strlen(vk), e);
 		if (rc == 0)

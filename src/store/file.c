@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int file_read(const char *path, size_t max, int nofollow, char **bufp,
@@ -98,5 +99,24 @@ int file_write(const char *path, const void *buf, size_t len, int mode,
 	}
 	if (fsync(fd) != 0 || close(fd) != 0)
 		return perr_set(e, "%s: %s", path, strerror(errno));
+	return 0;
+}
+
+int file_mkdirs_for(const char *path, struct perr *e)
+{
+	char tmp[4200];
+	size_t i, n = strlen(path);
+
+	if (n >= sizeof tmp)
+		return perr_set(e, "%s: path too long", path);
+	memcpy(tmp, path, n + 1);
+	for (i = 1; i < n; i++) {
+		if (tmp[i] != '/')
+			continue;
+		tmp[i] = '\0';
+		if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+			return perr_set(e, "%s: %s", tmp, strerror(errno));
+		tmp[i] = '/';
+	}
 	return 0;
 }

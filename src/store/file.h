@@ -24,4 +24,8 @@ int file_read(const char *path, size_t max, int nofollow, char **buf,
 int file_write(const char *path, const void *buf, size_t len, int mode,
 	       int exclusive, struct perr *e);
 
+/* Creates every directory leading to path (mkdir -p of its dirname),
+ * mode 0755. */
+int file_mkdirs_for(const char *path, struct perr *e);
+
 #endif

@@ -65,8 +65,8 @@
  * Limits: nodes, client and (in step 4) the peers share the machine's
  * CPUs; the node's timestamps have millisecond resolution, so FLASH
  * latencies are whole milliseconds, and with 50 samples the p99 is the
- * largest (nearest rank).  submitted_ms is taken when A commits a request's
- * first batch, after parsing it, so the rate of step 1 leaves out the
+ * largest (nearest rank).  submitted_ms is taken when A's flush logs a
+ * request's messages, after parsing it, so the rate of step 1 leaves out the
  * parsing of the first request (the rate from the first POST does not).
  */
 #include <assert.h>

@@ -319,10 +319,10 @@ static int link_send_ooo(struct npeer *p, struct link *l, uint64_t idx,
 	b64_encode(b, d, len);
 	free(d);
 	link_send(l, FRAME_OOO,
-		  json_pack("{s:s, s:I, s:s, s:s, s:o, s:o}", "origin", p->out_origin,
+		  json_pack("{s:s, s:I, s:s, s:s, s:o, s:I, s:o}", "origin", p->out_origin,
 			    "index", (json_int_t)idx, "entry", b, "checkpoint", cp,
-			    "inclusion", link_proof_json(incl, ni), "consistency",
-			    link_proof_json(cons, nc)));
+			    "inclusion", link_proof_json(incl, ni), "from",
+			    (json_int_t)p->sent_cp, "consistency", link_proof_json(cons, nc)));
 	free(b);
 	free(cp);
 	idxset_add(&p->ooo_sent, idx);
@@ -436,6 +436,17 @@ int link_rx_ack(struct link *l, json_t *body, struct perr *e)
 			p->oofly[k++] = p->oofly[i];
 	}
 	p->noofly = k;
+	if (p->noofly == 0) {
+		/* No out-of-order frame in flight: the receiver's latest verified
+		 * checkpoint is what it ACKed, or the end of a run still in flight
+		 * (runs are verified in order).  An OOO frame the receiver had to
+		 * ignore thus never leaves the next proofs starting elsewhere. */
+		uint64_t cp = verified;
+		for (i = 0; i < p->nfly; i++)
+			if (p->fly[i].end > cp)
+				cp = p->fly[i].end;
+		p->sent_cp = cp;
+	}
 	link_deliver(p);
 	return 0;
 }

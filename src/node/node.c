@@ -833,7 +833,7 @@ int node_rx_ooo(struct node *n, struct link *l, json_t *body, struct perr *e)
 	const char *origin = jstr(body, "origin"), *cpn = jstr(body, "checkpoint");
 	const char *b64 = jstr(body, "entry");
 	struct checkpoint c;
-	uint64_t idx;
+	uint64_t idx, from;
 	merkle_hash incl[MERKLE_MAX_PROOF], cons[MERKLE_MAX_PROOF], leaf;
 	size_t ni, nc, i;
 	uint8_t *ent;
@@ -858,10 +858,16 @@ int node_rx_ooo(struct node *n, struct link *l, json_t *body, struct perr *e)
 		return perr_wrap(e, "OOO");
 	if (strlen(b64) > B64_ENCLEN(STORE_ENTRY_MAX))
 		return perr_set(e, "OOO: entry over %d bytes", STORE_ENTRY_MAX);
-	if (c.size < p->v_size) {
-		/* Proven against an older checkpoint (a resend racing an ACK);
-		 * within the mirror it must still agree with it. */
+	/* "from": the size the sender believes we verified last; its
+	 * consistency proof starts there.  If we verified another since (an
+	 * ACK still in flight, a path that failed over), the proof cannot be
+	 * checked against our latest checkpoint: the frame is ignored (not an
+	 * alarm) and our ACK tells the sender where we are. */
+	if (jidx(body, "from", &from) != 0)
+		return perr_set(e, "OOO: needs from");
+	if (from != p->v_size || c.size < p->v_size) {
 		merkle_hash root;
+		/* A checkpoint within what we hold must still agree with it. */
 		if (c.size <= p->d_size && store_root(p->in, c.size, root, e) == 0 &&
 		    memcmp(root, c.root, 32) != 0) {
 			char *h = node_held_cp(n, p, p->v_size);
@@ -916,9 +922,25 @@ int node_rx_ooo(struct node *n, struct link *l, json_t *body, struct perr *e)
 				(unsigned long long)idx);
 	}
 	if (idx < p->m_size || idxset_has(&p->held, idx)) {
-		/* Already held; proven again in a consistent tree, so the same
-		 * bytes (or a checkpoint that moves ours on). */
+		/* Already held, proven again in a tree consistent with ours: the
+		 * same bytes.  Its checkpoint is verified and becomes our latest,
+		 * as the sender assumes for its next proof. */
 		free(ent);
+		if (c.size > p->v_size) {
+			struct rx_ooo *cpo = calloc(1, sizeof *cpo);
+			p->v_size = c.size;
+			memcpy(p->v_root, c.root, 32);
+			free(p->v_note);
+			p->v_note = strdup(cpn);
+			if (cpo) { /* stored with the next flush, entry-less */
+				cpo->p = p;
+				cpo->idx = UINT64_MAX;
+				cpo->cpnote = strdup(cpn);
+				cpo->cpsize = c.size;
+				*n->ooos_tail = cpo;
+				n->ooos_tail = &cpo->next;
+			}
+		}
 		node_flush_link(n, l);
 		return 0;
 	}
@@ -1053,6 +1075,15 @@ static int node_flush_runs(struct node *n, int64_t now, struct perr *e)
 
 	/* Out-of-order entries first: a run in the same flush may cover them. */
 	for (o = n->ooos; o; o = o->next) {
+		if (o->ent == NULL) { /* a verified checkpoint alone */
+			st = q(n, "INSERT OR IGNORE INTO ckpt(origin, size, note) VALUES(?1, ?2, ?3)");
+			sqlite3_bind_text(st, 1, o->p->in_origin, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 2, (sqlite3_int64)o->cpsize);
+			sqlite3_bind_text(st, 3, o->cpnote, -1, SQLITE_STATIC);
+			if (q_done(n, st, e) != 0)
+				return -1;
+			continue;
+		}
 		st = q(n, "INSERT OR IGNORE INTO held(origin, idx, entry, cpnote, proof)"
 			  " VALUES(?1, ?2, ?3, ?4, ?5)");
 		sqlite3_bind_text(st, 1, o->p->in_origin, -1, SQLITE_STATIC);
@@ -1388,18 +1419,37 @@ static struct link *node_rx_link(struct node *n, struct npeer *p)
 	return NULL;
 }
 
+/*
+ * After the flush: answer, acknowledge, cosign, deliver.  Everything this
+ * flush committed is taken off the node first, because resuming a paused
+ * path reads more frames, and those queue new work (runs, alarms, links to
+ * ACK) for the next flush: it must not be freed or forgotten here.
+ */
 static void node_after_commit(struct node *n, int ok)
 {
-	struct sub *s, *snx;
-	struct api_req *r, *rnx;
-	struct rx_run *run, *runx;
-	struct rx_ooo *o, *onx;
-	struct link *l, *lnx;
+	struct sub *subs = n->subs, *s, *snx;
+	struct api_req *reqs = n->reqs, *r, *rnx;
+	struct rx_run *runs = n->runs, *run, *runx;
+	struct rx_ooo *ooos = n->ooos, *o, *onx;
+	struct alarm_q *alarms = n->alarms;
+	struct link *links = n->flush_links, *l, *lnx;
 	size_t i;
-	int had_rx = n->runs != NULL || n->ooos != NULL;
+	int had_rx = runs != NULL || ooos != NULL;
 	int grew[NODE_MAX_PEERS] = { 0 };
 
-	for (s = n->subs; s; s = s->next) {
+	n->subs = NULL;
+	n->subs_tail = &n->subs;
+	n->reqs = NULL;
+	n->runs = NULL;
+	n->runs_tail = &n->runs;
+	n->ooos = NULL;
+	n->ooos_tail = &n->ooos;
+	n->alarms = NULL;
+	n->flush_links = NULL;
+	for (l = links; l; l = l->flush_next)
+		l->in_flush_list = 0;
+
+	for (s = subs; s; s = s->next) {
 		if (s->req) {
 			s->req->done++;
 			if (!ok) {
@@ -1413,18 +1463,15 @@ static void node_after_commit(struct node *n, int ok)
 		if (ok && !s->dup && s->prec < ENV_ROUTINE)
 			idxset_add(&s->p->urgent[s->prec], s->idx);
 	}
-	for (r = n->reqs; r; r = rnx) {
+	for (r = reqs; r; r = rnx) {
 		rnx = r->next;
 		api_reply_req(n, r);
 	}
-	n->reqs = NULL;
-	for (s = n->subs; s; s = snx) {
+	for (s = subs; s; s = snx) {
 		snx = s->next;
 		free(s->ent);
 		free(s);
 	}
-	n->subs = NULL;
-	n->subs_tail = &n->subs;
 	if (ok) {
 		for (i = 0; i < n->npeers; i++) {
 			struct npeer *p = n->peers[i];
@@ -1451,16 +1498,10 @@ static void node_after_commit(struct node *n, int ok)
 			node_crashpoint(n, CRASH_STORED_BEFORE_ACK);
 	}
 	/* Stored, now acknowledged on the link (DESIGN, "What the link
-	 * guarantees"). */
-	for (l = n->flush_links; l; l = lnx) {
-		lnx = l->flush_next;
-		l->in_flush_list = 0;
-		l->flush_next = NULL;
+	 * guarantees"); then the paths paused for this flush read on. */
+	for (l = links; l; l = l->flush_next)
 		if (ok && l->bev && l->state == LINK_READY && l->peer && !l->closing)
 			link_send(l, FRAME_ACK, node_ack_body(l->peer));
-		link_resume(l);
-	}
-	n->flush_links = NULL;
 	for (i = 0; ok && i < n->npeers; i++) {
 		struct npeer *p = n->peers[i];
 		if (p->cs_send) {
@@ -1474,26 +1515,26 @@ static void node_after_commit(struct node *n, int ok)
 			p->cs_send = NULL;
 		}
 	}
-	for (run = n->runs; run; run = runx) {
+	for (run = runs; run; run = runx) {
 		runx = run->next;
 		run_free(run);
 	}
-	n->runs = NULL;
-	n->runs_tail = &n->runs;
-	for (o = n->ooos; o; o = onx) {
+	for (o = ooos; o; o = onx) {
 		onx = o->next;
 		ooo_free(o);
 	}
-	n->ooos = NULL;
-	n->ooos_tail = &n->ooos;
-	alarm_free(n->alarms);
-	n->alarms = NULL;
+	alarm_free(alarms);
 	for (i = 0; i < n->npeers; i++) {
 		struct npeer *p = n->peers[i];
 		if (grew[i])
 			link_deliver(p);
 		if (ok && (p->rc_due || p->dv_size > p->cs_size))
 			node_kick(n);
+	}
+	for (l = links; l; l = lnx) {
+		lnx = l->flush_next;
+		l->flush_next = NULL;
+		link_resume(l);
 	}
 }
 

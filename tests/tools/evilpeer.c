@@ -759,9 +759,12 @@ static json_t *ep_ooo(const struct ep *ep, const struct ep_tree *t, uint64_t idx
 		      json_t *consistency)
 {
 	char *cp = ep_cp(ep, t), *s = ep_b64((const uint8_t *)ent, len);
-	json_t *b = json_pack("{s:s, s:I, s:s, s:s, s:o, s:o}", "origin", ep->origin,
+	/* Proofs start where the victim said it verified last, as a real
+	 * sender's do ("from"). */
+	json_t *b = json_pack("{s:s, s:I, s:s, s:s, s:o, s:I, s:o}", "origin", ep->origin,
 			      "index", (json_int_t)idx, "entry", s, "checkpoint", cp,
-			      "inclusion", inclusion, "consistency", consistency);
+			      "inclusion", inclusion, "from", (json_int_t)ep->v_verified,
+			      "consistency", consistency);
 	free(cp);
 	free(s);
 	return b;

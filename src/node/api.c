@@ -178,6 +178,7 @@ static void api_send(struct node *n, struct evhttp_request *req)
 	struct envelope *envs = NULL;
 	struct api_req *r;
 	struct perr e;
+	char rid[32];
 
 	if (b == NULL) {
 		api_error(req, 400, "%s", err);
@@ -220,8 +221,12 @@ static void api_send(struct node *n, struct evhttp_request *req)
 				  "IMMEDIATE, PRIORITY or ROUTINE", i, prec);
 			goto out;
 		}
-		if (id == NULL)
-			api_random_id(env->id);
+		if (id == NULL) {
+			/* One random key per request, numbered per message. */
+			if (i == 0)
+				api_random_id(rid);
+			snprintf(env->id, sizeof env->id, "%s-%zu", rid, i);
+		}
 		else if (strlen(id) > ENV_ID_MAX) {
 			api_error(req, 400, "message %zu: id longer than %d", i, ENV_ID_MAX);
 			goto out;

@@ -1081,39 +1081,38 @@ int env_encode(const struct envelope *env, char **out, size_t *len,
 		json_decref(root);
 		return -1;
 	}
+	/* What this node writes, its peer must be able to read: the peer's
+	 * checks (names, ids, hex, order of "also"...) run over the tree we
+	 * built, once.  A notification's "fields" come from outside, so its
+	 * text is parsed back whole (that also refuses a NUL in a string). */
+	if (env->type != ENV_NOTIFICATION) {
+		memset(&check, 0, sizeof check);
+		if (parse_root(root, &check, e) < 0) {
+			env_free(&check);
+			json_decref(root);
+			return -1;
+		}
+		env_free(&check);
+	}
 	/* Compact separators; jansson keeps insertion order (since 2.8), which
 	 * is the canonical order built above. */
-	n = json_dumpb(root, NULL, 0, JSON_COMPACT);
-	if (n == 0) {
-		json_decref(root);
+	buf = json_dumps(root, JSON_COMPACT);
+	json_decref(root);
+	if (buf == NULL)
 		return perr_set(e, "envelope: cannot encode as JSON");
-	}
+	n = strlen(buf);
 	if (n > ENV_MAX_SIZE) {
-		json_decref(root);
+		free(buf);
 		return perr_set(e, "envelope: encoding is %zu bytes, over the "
 				"limit of %d", n, ENV_MAX_SIZE);
 	}
-	buf = malloc(n + 1);
-	if (buf == NULL) {
-		json_decref(root);
-		return perr_set(e, "envelope: out of memory");
+	if (env->type == ENV_NOTIFICATION) {
+		if (env_parse(&check, buf, n, e) < 0) {
+			free(buf);
+			return -1;
+		}
+		env_free(&check);
 	}
-	if (json_dumpb(root, buf, n, JSON_COMPACT) != n) {
-		free(buf);
-		json_decref(root);
-		return perr_set(e, "envelope: cannot encode as JSON");
-	}
-	buf[n] = '\0';
-	json_decref(root);
-
-	/* What this node writes, its peer must be able to read: run the
-	 * peer's parser over the bytes (names, ids, hex, depth, order of
-	 * "also"... are all judged there, once). */
-	if (env_parse(&check, buf, n, e) < 0) {
-		free(buf);
-		return -1;
-	}
-	env_free(&check);
 	*out = buf;
 	*len = n;
 	return 0;

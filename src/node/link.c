@@ -8,12 +8,12 @@
  * the side that holds the data decides what to send and when.
  *
  * Delivery by precedence (DESIGN principle 3).  Entries are in the log in
- * submission order.  The sender keeps a bounded window of bytes in flight
- * (LINK_WINDOW) on its one active path; whenever the window has room it
- * sends first any FLASH, then IMMEDIATE, then PRIORITY entry not yet sent,
- * each out of order with its proofs (OOO), and only then the next in-order
- * run (ENTRIES).  A FLASH therefore waits at most for a window's worth of
- * bytes already written, never for the backlog behind it.
+ * submission order.  Any FLASH, then IMMEDIATE, then PRIORITY entry not yet
+ * sent goes at once, out of order with its proofs (OOO); in-order runs
+ * (ENTRIES, small so that they pipeline) are sent only while fewer than
+ * LINK_WINDOW bytes of them are unacknowledged on the one active path.  A
+ * FLASH therefore waits at most for a window's worth of bytes already
+ * written, never for the backlog behind it.
  *
  * Liveness.  The dialing side sends PING every LINK_PING_MS; either side
  * closes a path that has been silent for LINK_DEAD_MS, so a dead path is
@@ -26,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
@@ -216,57 +218,94 @@ static void link_reject(struct link *l, const char *kind, const uint8_t *ev,
 
 /* ---- sending our log --------------------------------------------------- */
 
+/* An ENTRIES body, written straight into a buffer: entries are base64 (no
+ * JSON escaping needed), so only the origin and the checkpoint go through
+ * the JSON encoder.  The same bytes json_dumps would give, less the work. */
 struct link_run {
-	json_t *arr;
+	struct evbuffer *buf;
 	size_t bytes;
+	uint64_t end;
+	int n;
 };
 
+/* Adds whole entries until the run's byte budget is spent (1 stops the
+ * scan). */
 static int link_run_add(void *ctx, uint64_t idx, const uint8_t *d, size_t len)
 {
 	struct link_run *r = ctx;
-	char *b = malloc(B64_ENCLEN(len) + 1);
+	struct evbuffer_iovec v;
 
-	(void)idx;
-	if (b == NULL)
+	if (r->bytes > 0 && r->bytes + len > LINK_RUN_BYTES)
+		return 1;
+	if (evbuffer_reserve_space(r->buf, (ev_ssize_t)B64_ENCLEN(len) + 3, &v, 1) < 1)
 		return -1;
-	b64_encode(b, d, len);
-	json_array_append_new(r->arr, json_string(b));
-	free(b);
+	char *p = v.iov_base;
+	size_t k = 0;
+	if (r->n > 0)
+		p[k++] = ',';
+	p[k++] = '"';
+	k += b64_encode(p + k, d, len);
+	p[k++] = '"';
+	v.iov_len = k;
+	evbuffer_commit_space(r->buf, &v, 1);
 	r->bytes += len;
+	r->end = idx + 1;
+	r->n++;
 	return 0;
+}
+
+static void link_json_str(struct evbuffer *b, const char *s)
+{
+	json_t *j = json_string(s);
+	char *t = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+
+	if (t)
+		evbuffer_add(b, t, strlen(t));
+	free(t);
+	json_decref(j);
 }
 
 static int link_send_run(struct npeer *p, struct link *l, uint64_t size)
 {
 	struct perr e;
-	struct link_run r = { json_array(), 0 };
-	uint64_t end = p->next_inorder;
-	char *cp;
+	struct link_run r = { evbuffer_new(), 0, p->next_inorder, 0 };
+	uint64_t end, hi = size - p->next_inorder > LINK_RUN_MAX ? p->next_inorder + LINK_RUN_MAX
+							       : size;
+	uint8_t hdr[FRAME_HDR];
+	char *cp = NULL;
 
-	/* Choose the run: whole entries up to the byte and count limits. */
-	while (end < size && end - p->next_inorder < LINK_RUN_MAX && r.bytes < LINK_RUN_BYTES) {
-		uint8_t *d;
-		size_t len;
-		if (store_entry(p->out, end, &d, &len, &e) != 0)
-			break;
-		if (r.bytes > 0 && r.bytes + len > LINK_RUN_BYTES) {
-			free(d);
-			break;
-		}
-		link_run_add(&r, end, d, len);
-		free(d);
-		end++;
-	}
+	if (r.buf == NULL)
+		return -1;
+	evbuffer_add(r.buf, "{\"origin\":", 10);
+	link_json_str(r.buf, p->out_origin);
+	evbuffer_add_printf(r.buf, ",\"first\":%llu,\"entries\":[",
+			    (unsigned long long)p->next_inorder);
+	/* The run: whole entries up to the byte and count limits, read in
+	 * one scan. */
+	e.msg[0] = '\0';
+	if (store_entries(p->out, p->next_inorder, hi, link_run_add, &r, &e) < 0)
+		r.end = p->next_inorder;
+	end = r.end;
 	if (end == p->next_inorder || node_sign_checkpoint(p, end, &cp, &e) != 0) {
-		json_decref(r.arr);
+		evbuffer_free(r.buf);
 		node_log(p->n, "cannot send %s from %llu: %s", p->out_origin,
 			 (unsigned long long)p->next_inorder, e.msg);
 		return -1;
 	}
-	link_send(l, FRAME_ENTRIES,
-		  json_pack("{s:s, s:I, s:o, s:s}", "origin", p->out_origin, "first",
-			    (json_int_t)p->next_inorder, "entries", r.arr, "checkpoint", cp));
+	evbuffer_add(r.buf, "],\"checkpoint\":", 15);
+	link_json_str(r.buf, cp);
+	evbuffer_add(r.buf, "}", 1);
 	free(cp);
+	if (evbuffer_get_length(r.buf) >= FRAME_MAX) {
+		evbuffer_free(r.buf);
+		node_log(p->n, "internal: run of %s from %llu over the frame limit",
+			 p->out_origin, (unsigned long long)p->next_inorder);
+		return -1;
+	}
+	frame_header(hdr, FRAME_ENTRIES, evbuffer_get_length(r.buf));
+	bufferevent_write(l->bev, hdr, sizeof hdr);
+	bufferevent_write_buffer(l->bev, r.buf);
+	evbuffer_free(r.buf);
 	p->fly[p->nfly].end = end;
 	p->fly[p->nfly++].bytes = r.bytes;
 	p->inflight += r.bytes;
@@ -328,7 +367,6 @@ static int link_send_ooo(struct npeer *p, struct link *l, uint64_t idx,
 	idxset_add(&p->ooo_sent, idx);
 	p->oofly[p->noofly].idx = idx;
 	p->oofly[p->noofly++].bytes = len;
-	p->inflight += len;
 	if (size > p->sent_cp)
 		p->sent_cp = size;
 	return 0;
@@ -361,14 +399,16 @@ void link_deliver(struct npeer *p)
 
 	if (l == NULL || l->state != LINK_READY || l->bev == NULL)
 		return;
-	while (p->inflight < LINK_WINDOW) {
+	/* Urgent entries do not wait for the window: they are few and small,
+	 * and the window exists so that they never wait behind much. */
+	for (;;) {
 		int64_t u = link_next_urgent(p);
-		if (u >= 0 && (uint64_t)u != p->next_inorder &&
-		    p->noofly < sizeof p->oofly / sizeof p->oofly[0]) {
-			if (link_send_ooo(p, l, (uint64_t)u, size) != 0)
-				break;
-			continue;
-		}
+		if (u < 0 || (uint64_t)u == p->next_inorder ||
+		    p->noofly == sizeof p->oofly / sizeof p->oofly[0] ||
+		    link_send_ooo(p, l, (uint64_t)u, size) != 0)
+			break;
+	}
+	while (p->inflight < LINK_WINDOW) {
 		if (p->next_inorder < size && p->nfly < sizeof p->fly / sizeof p->fly[0]) {
 			if (link_send_run(p, l, size) != 0)
 				break;
@@ -430,9 +470,7 @@ int link_rx_ack(struct link *l, json_t *body, struct perr *e)
 	}
 	p->nfly = k;
 	for (i = 0, k = 0; i < p->noofly; i++) {
-		if (p->oofly[i].idx < size || idxset_has(&p->r_also, p->oofly[i].idx))
-			p->inflight -= p->oofly[i].bytes;
-		else
+		if (p->oofly[i].idx >= size && !idxset_has(&p->r_also, p->oofly[i].idx))
 			p->oofly[k++] = p->oofly[i];
 	}
 	p->noofly = k;
@@ -703,6 +741,16 @@ static void link_event(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
+/* Frames are written as soon as they are ready (a FLASH must not wait for
+ * Nagle's algorithm to meet a delayed ACK). */
+static void link_nodelay(evutil_socket_t fd)
+{
+	int one = 1;
+
+	if (fd >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 static void link_setup_bev(struct link *l)
 {
 	bufferevent_openssl_set_allow_dirty_shutdown(l->bev, 1);
@@ -744,6 +792,8 @@ static void link_connect(struct link *l)
 	l->up_since_ms = 0;
 	if (bufferevent_socket_connect(l->bev, (struct sockaddr *)&ss, sslen) != 0)
 		link_down(l, "connect failed");
+	else
+		link_nodelay(bufferevent_getfd(l->bev));
 }
 
 static void link_retry(evutil_socket_t fd, short what, void *arg)
@@ -790,6 +840,7 @@ static void link_accept(struct evconnlistener *lis, evutil_socket_t fd,
 	}
 	l->state = LINK_CONNECTING;
 	l->last_rx_ms = node_now_ms();
+	link_nodelay(fd);
 	l->next = n->incoming;
 	n->incoming = l;
 	link_setup_bev(l);

@@ -1295,6 +1295,7 @@ static int node_cosign(struct node *n, struct npeer *p, struct perr *e)
 	free(p->cs_send);
 	p->cs_send = strdup(line);
 	p->cs_send_size = p->dv_size;
+	p->cs_last_ms = node_now_ms();
 	return 0;
 }
 
@@ -1335,6 +1336,28 @@ static void node_flush_failed(struct node *n, const char *msg)
 			link_down(l, "our commit failed; resend");
 }
 
+/* A flush in ms milliseconds (for rate-limited receipts and cosignatures);
+ * an earlier one already armed is kept. */
+static void node_later(struct node *n, int64_t ms)
+{
+	struct timeval tv;
+
+	if (evtimer_pending(n->later_ev, NULL))
+		return;
+	if (ms < 1)
+		ms = 1;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(n->later_ev, &tv);
+}
+
+static void node_later_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	node_kick(arg);
+}
+
 static void node_die(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -1365,16 +1388,29 @@ static void node_flush(evutil_socket_t fd, short what, void *arg)
 			event_base_once(n->base, -1, EV_TIMEOUT, node_die, n, &tv);
 			continue;
 		}
+		if (p->rc_due && p->rc_prec > ENV_IMMEDIATE &&
+		    now - p->rc_last_ms < NODE_RECEIPT_MS) {
+			node_later(n, NODE_RECEIPT_MS - (now - p->rc_last_ms));
+			continue;
+		}
 		if (p->rc_due) {
 			p->rc_due = 0;
+			p->rc_last_ms = now;
 			if (node_queue_receipt(n, p, &e) != 0)
 				node_log(n, "receipt for %s: %s", p->in_origin, e.msg);
 		}
 	}
 	any = n->subs || n->runs || n->ooos || n->alarms;
-	for (i = 0; i < n->npeers; i++)
-		any |= n->peers[i]->cosig_note != NULL ||
-		       (n->peers[i]->dv_size > n->peers[i]->cs_size);
+	for (i = 0; i < n->npeers; i++) {
+		struct npeer *p = n->peers[i];
+		any |= p->cosig_note != NULL;
+		if (p->dv_size > p->cs_size) {
+			if (now - p->cs_last_ms >= NODE_COSIGN_MS)
+				any = 1;
+			else
+				node_later(n, NODE_COSIGN_MS - (now - p->cs_last_ms));
+		}
+	}
 	if (!any && n->flush_links == NULL)
 		return;
 	for (s = n->subs; s; s = s->next)
@@ -1390,7 +1426,8 @@ static void node_flush(evutil_socket_t fd, short what, void *arg)
 		/* Cosign what earlier flushes made durable: its receipt, if it
 		 * needed one, is in this transaction or an earlier one. */
 		for (i = 0; rc == 0 && i < n->npeers; i++)
-			rc = node_cosign(n, n->peers[i], &e);
+			if (now - n->peers[i]->cs_last_ms >= NODE_COSIGN_MS)
+				rc = node_cosign(n, n->peers[i], &e);
 		if (rc == 0 && had_api)
 			node_crashpoint(n, CRASH_SEQ_BEFORE_COMMIT);
 		if (rc == 0)
@@ -1886,6 +1923,7 @@ int node_serve(const char *dir, struct perr *e)
 		goto out;
 	n->flush_ev = event_new(n->base, -1, 0, node_flush, n);
 	n->tick_ev = event_new(n->base, -1, EV_PERSIST, node_tick, n);
+	n->later_ev = evtimer_new(n->base, node_later_cb, n);
 	n->sigterm_ev = evsignal_new(n->base, SIGTERM, node_signal, n);
 	n->sigint_ev = evsignal_new(n->base, SIGINT, node_signal, n);
 	/* Sockets first, the flush after them: everything that arrived in one
@@ -1911,6 +1949,8 @@ out:
 		event_free(n->flush_ev);
 	if (n->tick_ev)
 		event_free(n->tick_ev);
+	if (n->later_ev)
+		event_free(n->later_ev);
 	if (n->sigterm_ev)
 		event_free(n->sigterm_ev);
 	if (n->sigint_ev)

@@ -39,10 +39,17 @@
 #define NODE_MAX_PEERS 64
 
 /* Delivery tuning (docs/protocol.md). */
-#define LINK_WINDOW (256 * 1024)      /* in-flight bytes, not yet acked */
-#define LINK_RUN_BYTES (384 * 1024)   /* entry bytes in one ENTRIES frame */
-#define LINK_RUN_MAX 4096             /* entries in one ENTRIES frame */
+#define LINK_WINDOW (128 * 1024)      /* in-order bytes in flight, not acked */
+#define LINK_RUN_BYTES (32 * 1024)    /* entry bytes in one ENTRIES frame */
+#define LINK_RUN_MAX 4096             /* entries in one ENTRIES frame (the
+                                       * receiver's limit) */
 #define LINK_PING_MS 1000
+/* A ROUTINE or PRIORITY receipt waits up to this long to cover more
+ * entries (FLASH and IMMEDIATE ones are logged at once); cosignatures are
+ * at most this often.  Under load this bounds the traffic and commits
+ * that receipts and cosignatures cause, whatever the rate of messages. */
+#define NODE_RECEIPT_MS 50
+#define NODE_COSIGN_MS 250
 #define LINK_DEAD_MS 3000             /* silent this long: path down */
 
 struct node;
@@ -201,6 +208,8 @@ struct npeer {
 	struct link *cs_link;     /* where the cosignature goes */
 	char *cs_send;            /* cosignature line to send after commit */
 	uint64_t cs_send_size;
+	int64_t rc_last_ms;       /* when we last logged a receipt ... */
+	int64_t cs_last_ms;       /* ... and cosigned (both rate-limited) */
 	int64_t last_test_rx_ms;
 	int64_t last_test_tx_ms;
 	int64_t skew_ms;
@@ -224,6 +233,7 @@ struct node {
 	size_t nlisteners;
 	struct evhttp *http;
 	struct event *flush_ev, *tick_ev, *sigterm_ev, *sigint_ev;
+	struct event *later_ev;   /* a flush for rate-limited receipts, cosigs */
 
 	/* Work for the next flush. */
 	struct sub *subs, **subs_tail;

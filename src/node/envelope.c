@@ -1064,8 +1064,161 @@ static int build(json_t *root, const struct envelope *env, struct perr *e)
 	return -1;  /* not reached: the type was checked above */
 }
 
+/* ---- the fast path for messages ----------------------------------------- */
+
+/* Strict UTF-8 (RFC 3629: no overlong forms, no surrogates, at most
+ * U+10FFFF), as jansson accepts it; NUL is not in a C string. */
+static int utf8_valid(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char c = s[i];
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		size_t k;
+		uint32_t cp;
+		if (c >= 0xc2 && c <= 0xdf)
+			k = 1, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			k = 2, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			k = 3, cp = c & 0x07;
+		else
+			return 0;
+		if (n - i <= k)
+			return 0; /* truncated sequence */
+		for (size_t j = 1; j <= k; j++) {
+			if ((s[i + j] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (s[i + j] & 0x3f);
+		}
+		if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += k + 1;
+	}
+	return 1;
+}
+
+/* Appends s as a JSON string exactly as jansson's compact encoder writes
+ * it: '"' and '\\' escaped, \b \f \n \r \t, other control characters
+ * as \u00XX (upper-case hex), everything else (UTF-8, '/', DEL) as is.
+ * Returns the new length, or 0 when cap would be exceeded. */
+static size_t json_put_str(char *out, size_t at, size_t cap, const char *s)
+{
+	static const char hx[] = "0123456789ABCDEF";
+
+	if (at + 1 > cap)
+		return 0;
+	out[at++] = '"';
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		const char *esc = NULL;
+		switch (c) {
+		case '"': esc = "\\\""; break;
+		case '\\': esc = "\\\\"; break;
+		case '\b': esc = "\\b"; break;
+		case '\f': esc = "\\f"; break;
+		case '\n': esc = "\\n"; break;
+		case '\r': esc = "\\r"; break;
+		case '\t': esc = "\\t"; break;
+		}
+		if (esc) {
+			if (at + 2 > cap)
+				return 0;
+			out[at++] = esc[0];
+			out[at++] = esc[1];
+		} else if (c < 0x20) {
+			if (at + 6 > cap)
+				return 0;
+			memcpy(out + at, "\\u00", 4);
+			out[at + 4] = hx[c >> 4];
+			out[at + 5] = hx[c & 15];
+			at += 6;
+		} else {
+			if (at + 1 > cap)
+				return 0;
+			out[at++] = (char)c;
+		}
+	}
+	if (at + 1 > cap)
+		return 0;
+	out[at++] = '"';
+	return at;
+}
+
+/* A message without refs, encoded directly (the operator's bulk traffic
+ * goes this way).  Returns 1 with *out set, or 0 when anything is not
+ * plainly valid: the general path then encodes it or names the problem.
+ * The bytes are those of the general path (a unit test compares them). */
+static int encode_message_fast(const struct envelope *env, char **out, size_t *len)
+{
+	char when[ENV_TIME_LEN + 1];
+	size_t sl, tl, cap, at;
+	char *b;
+	int w;
+
+	if (env->type != ENV_MESSAGE || env->nrefs != 0 || env->subject == NULL ||
+	    env->text == NULL || env_prec_name(env->prec) == NULL ||
+	    env_time_format(env->time, when) < 0 ||
+	    check_token(env->from, strnlen(env->from, sizeof env->from), ENV_NAME_MAX, "from", NULL) < 0 ||
+	    check_token(env->to, strnlen(env->to, sizeof env->to), ENV_NAME_MAX, "to", NULL) < 0 ||
+	    check_token(env->id, strnlen(env->id, sizeof env->id), ENV_ID_MAX, "id", NULL) < 0)
+		return 0;
+	sl = strlen(env->subject);
+	tl = strlen(env->text);
+	if (sl > ENV_SUBJECT_MAX || tl > ENV_MAX_SIZE ||
+	    !utf8_valid((const unsigned char *)env->subject, sl) ||
+	    !utf8_valid((const unsigned char *)env->text, tl))
+		return 0;
+	cap = ENV_MAX_SIZE + 1;
+	b = malloc(cap + 1);
+	if (b == NULL)
+		return 0;
+	/* Tokens are printable ASCII, which may include '"' and '\\': they go
+	 * through the same escaper as the rest. */
+	w = snprintf(b, cap, "{\"v\":1,\"type\":\"message\",\"from\":");
+	at = (size_t)w;
+	at = json_put_str(b, at, cap, env->from);
+	if (at && at + 6 < cap) { memcpy(b + at, ",\"to\":", 6); at += 6; } else at = 0;
+	if (at) at = json_put_str(b, at, cap, env->to);
+	if (at && at + 8 < cap) { memcpy(b + at, ",\"time\":", 8); at += 8; } else at = 0;
+	if (at) at = json_put_str(b, at, cap, when);
+	if (at && at + 14 < cap) { memcpy(b + at, ",\"precedence\":", 14); at += 14; } else at = 0;
+	if (at) at = json_put_str(b, at, cap, env_prec_name(env->prec));
+	if (at && at + 6 < cap) { memcpy(b + at, ",\"id\":", 6); at += 6; } else at = 0;
+	if (at) at = json_put_str(b, at, cap, env->id);
+	if (at && at + 11 < cap) { memcpy(b + at, ",\"subject\":", 11); at += 11; } else at = 0;
+	if (at) at = json_put_str(b, at, cap, env->subject);
+	if (at && at + 8 < cap) { memcpy(b + at, ",\"text\":", 8); at += 8; } else at = 0;
+	if (at) at = json_put_str(b, at, cap, env->text);
+	if (at && at + 1 < cap) b[at++] = '}'; else at = 0;
+	if (at == 0 || at > ENV_MAX_SIZE) {
+		free(b);
+		return 0;
+	}
+	b[at] = '\0';
+	*out = b;
+	*len = at;
+	return 1;
+}
+
+static int env_encode_general(const struct envelope *env, char **out,
+			      size_t *len, struct perr *e);
+
 int env_encode(const struct envelope *env, char **out, size_t *len,
 	       struct perr *e)
+{
+	if (encode_message_fast(env, out, len))
+		return 0;
+	return env_encode_general(env, out, len, e);
+}
+
+static int env_encode_general(const struct envelope *env, char **out,
+			      size_t *len, struct perr *e)
 {
 	struct envelope check;
 	json_t *root;

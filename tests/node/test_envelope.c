@@ -1450,6 +1450,104 @@ static void test_errors_quote_hostile_text_safely(void **state)
 	assert_int_equal(env_parse(&env, "[]", 2, NULL), -1);
 }
 
+
+/* Messages are encoded by a direct writer (the bulk path); its bytes must
+ * be exactly jansson's compact encoding of the canonical object, for any
+ * text: quotes, backslashes, every control character, DEL, multi-byte
+ * UTF-8.  And what is not valid UTF-8 is still refused. */
+static void rnd_str(char *out, size_t n, unsigned *seed, int token)
+{
+	static const char *const pieces[] = { "\"", "\\", "\x01", "\x1f", "\n", "\t",
+		"\x7f", "/", "\xc3\xa9", "\xe2\x80\xa8", "\xf0\x9f\x98\x80", "a", "Z", " " };
+	size_t k = 0;
+
+	while (k + 5 < n) {
+		const char *p;
+		if (token) {
+			out[k++] = (char)(0x21 + rand_r(seed) % 94);
+			if (rand_r(seed) % 8 == 0)
+				break;
+			continue;
+		}
+		p = pieces[rand_r(seed) % (sizeof pieces / sizeof pieces[0])];
+		memcpy(out + k, p, strlen(p));
+		k += strlen(p);
+		if (rand_r(seed) % 16 == 0)
+			break;
+	}
+	if (token && k == 0)
+		out[k++] = 'x';
+	out[k] = '\0';
+}
+
+static void test_message_fast_path_writes_jansson_bytes(void **state)
+{
+	unsigned seed = 20261126;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 3000; i++) {
+		struct envelope env, back;
+		char from[40], to[40], id[40], subject[200], text[600];
+		char when[ENV_TIME_LEN + 1], *out, *ref;
+		size_t len;
+		struct perr e;
+		json_t *o;
+
+		rnd_str(from, sizeof from, &seed, 1);
+		rnd_str(to, sizeof to, &seed, 1);
+		rnd_str(id, sizeof id, &seed, 1);
+		rnd_str(subject, sizeof subject, &seed, 0);
+		rnd_str(text, sizeof text, &seed, 0);
+		memset(&env, 0, sizeof env);
+		env.type = ENV_MESSAGE;
+		env.prec = (enum env_prec)(rand_r(&seed) % 4);
+		env.time = (int64_t)(rand_r(&seed) % 2000000000);
+		snprintf(env.from, sizeof env.from, "%s", from);
+		snprintf(env.to, sizeof env.to, "%s", to);
+		snprintf(env.id, sizeof env.id, "%s", id);
+		env.subject = subject;
+		env.text = text;
+		assert_int_equal(env_encode(&env, &out, &len, &e), 0);
+		env_time_format(env.time, when);
+		o = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "v", 1, "type",
+			      "message", "from", from, "to", to, "time", when, "precedence",
+			      env_prec_name(env.prec), "id", id, "subject", subject, "text", text);
+		assert_non_null(o);
+		ref = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		assert_non_null(ref);
+		assert_int_equal(len, strlen(ref));
+		assert_memory_equal(out, ref, len);
+		assert_int_equal(env_parse(&back, out, len, &e), 0);
+		assert_string_equal(back.text, text);
+		assert_string_equal(back.subject, subject);
+		env_free(&back);
+		free(ref);
+		free(out);
+		json_decref(o);
+	}
+	{
+		/* Not UTF-8: refused by the general path's error, not encoded. */
+		struct envelope env;
+		char *out;
+		size_t len;
+		struct perr e;
+		static const char *const bad[] = { "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+			"\xe2\x82", "\x80", "\xff" };
+		for (i = 0; i < (int)(sizeof bad / sizeof bad[0]); i++) {
+			memset(&env, 0, sizeof env);
+			env.type = ENV_MESSAGE;
+			snprintf(env.from, sizeof env.from, "a.example");
+			snprintf(env.to, sizeof env.to, "b.example");
+			snprintf(env.id, sizeof env.id, "x");
+			env.subject = "";
+			env.text = (char *)bad[i];
+			assert_int_equal(env_encode(&env, &out, &len, &e), -1);
+			assert_non_null(strstr(e.msg, "UTF-8"));
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1487,6 +1585,7 @@ int main(void)
 		cmocka_unit_test(test_type_and_precedence_names_round_trip),
 		cmocka_unit_test(test_receipts_and_acks_are_not_receipted),
 		cmocka_unit_test(test_errors_quote_hostile_text_safely),
+		cmocka_unit_test(test_message_fast_path_writes_jansson_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -250,6 +250,7 @@ static void api_send(struct node *n, struct evhttp_request *req)
 	for (i = 0; i < cnt; i++) {
 		node_submit(n, p, ENV_MESSAGE, envs[i].prec, envs[i].id, ents[i], lens[i],
 			    r, &r->subs[i], &e);
+		r->subs[i]->keyed = json_object_get(json_array_get(msgs, i), "id") != NULL;
 		ents[i] = NULL;
 	}
 out:
@@ -396,6 +397,7 @@ static void api_ack(struct node *n, struct evhttp_request *req)
 		goto out;
 	}
 	node_submit(n, p, ENV_ACK, env.prec, env.id, ent, elen, r, &s, &e);
+	s->keyed = 1; /* one ack per message, however often asked */
 	s->ack_of = p;
 	s->inbox_ack_idx = (int64_t)idx;
 	r->subs[0] = s;

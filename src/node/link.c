@@ -520,6 +520,146 @@ static void link_pong(struct link *l, json_t *b)
 	}
 }
 
+/* The end of the JSON string token starting at s[0] == '"' (the index
+ * after its closing quote), or 0. */
+static size_t link_str_end(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 1; i < n; i++) {
+		if (s[i] == '\\')
+			i++;
+		else if (s[i] == '"')
+			return i + 1;
+	}
+	return 0;
+}
+
+/* ENTRIES as this node writes them, parsed without building a JSON tree
+ * for the entries (they are most of the bytes):
+ *   {"origin":S,"first":N,"entries":["B64",...],"checkpoint":S}
+ * exactly, no whitespace; S decoded by jansson.  Anything else returns
+ * NULL and the frame takes the general JSON path, so both accept the same
+ * frames.  On success *b64 and *b64len (malloc'd) point into body. */
+static json_t *link_entries_fast(const char *b, size_t n, const char ***b64,
+				 size_t **b64len, size_t *cnt)
+{
+	static const char k1[] = "{\"origin\":", k2[] = ",\"first\":",
+			  k3[] = ",\"entries\":[", k4[] = "],\"checkpoint\":";
+	size_t i = 0, e, cap = 0, m = 0;
+	const char **pv = NULL;
+	size_t *lv = NULL;
+	json_t *origin = NULL, *cp = NULL, *o = NULL;
+	uint64_t first = 0;
+
+#define EXPECT(k) \
+	do { \
+		if (n - i < sizeof(k) - 1 || memcmp(b + i, k, sizeof(k) - 1) != 0) \
+			goto no; \
+		i += sizeof(k) - 1; \
+	} while (0)
+	EXPECT(k1);
+	if (i >= n || b[i] != '"' || (e = link_str_end(b + i, n - i)) == 0)
+		goto no;
+	origin = json_loadb(b + i, e, JSON_DECODE_ANY, NULL);
+	i += e;
+	EXPECT(k2);
+	if (i >= n || b[i] < '0' || b[i] > '9' || (b[i] == '0' && i + 1 < n && b[i + 1] >= '0' &&
+						   b[i + 1] <= '9'))
+		goto no;
+	while (i < n && b[i] >= '0' && b[i] <= '9') {
+		if (first > (UINT64_C(1) << 53))
+			goto no;
+		first = first * 10 + (uint64_t)(b[i++] - '0');
+	}
+	EXPECT(k3);
+	while (i < n && b[i] == '"') {
+		size_t j = i + 1;
+		while (j < n && b[j] != '"') {
+			char c = b[j];
+			if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			      (c >= '0' && c <= '9') || c == '+' || c == '/' || c == '='))
+				goto no;
+			j++;
+		}
+		if (j >= n || m == LINK_RUN_MAX + 1)
+			goto no;
+		if (m == cap) {
+			cap = cap ? cap * 2 : 256;
+			const char **np = realloc(pv, cap * sizeof *pv);
+			size_t *nl = np ? realloc(lv, cap * sizeof *lv) : NULL;
+			if (np)
+				pv = np;
+			if (nl == NULL)
+				goto no;
+			lv = nl;
+		}
+		pv[m] = b + i + 1;
+		lv[m++] = j - i - 1;
+		i = j + 1;
+		if (i < n && b[i] == ',' && i + 1 < n && b[i + 1] == '"')
+			i++;
+	}
+	EXPECT(k4);
+	if (i >= n || b[i] != '"' || (e = link_str_end(b + i, n - i)) == 0)
+		goto no;
+	cp = json_loadb(b + i, e, JSON_DECODE_ANY, NULL);
+	i += e;
+	if (i + 1 != n || b[i] != '}' || !json_is_string(origin) || !json_is_string(cp) || m == 0)
+		goto no;
+#undef EXPECT
+	o = json_pack("{s:o, s:I, s:o}", "origin", origin, "first", (json_int_t)first,
+		      "checkpoint", cp);
+	*b64 = pv;
+	*b64len = lv;
+	*cnt = m;
+	return o;
+no:
+	json_decref(origin);
+	json_decref(cp);
+	free(pv);
+	free(lv);
+	return NULL;
+}
+
+/* ENTRIES: the fast form, or any JSON spelling of it. */
+static int link_rx_entries(struct link *l, const uint8_t *body, size_t len,
+			   json_t *parsed, struct perr *e)
+{
+	const char **pv = NULL;
+	size_t *lv = NULL, cnt = 0, i;
+	json_t *b = parsed, *arr, *v;
+	int rc;
+
+	if (b == NULL)
+		b = link_entries_fast((const char *)body, len, &pv, &lv, &cnt);
+	if (b == NULL)
+		return 1; /* not the fast form: parse it whole */
+	if (pv == NULL) {
+		arr = json_object_get(b, "entries");
+		if (!json_is_array(arr))
+			return perr_set(e, "ENTRIES: needs origin, first, entries, checkpoint");
+		cnt = json_array_size(arr);
+		pv = calloc(cnt ? cnt : 1, sizeof *pv);
+		lv = calloc(cnt ? cnt : 1, sizeof *lv);
+		if (pv == NULL || lv == NULL) {
+			free(pv);
+			free(lv);
+			return perr_set(e, "out of memory");
+		}
+		json_array_foreach(arr, i, v) {
+			pv[i] = json_string_value(v);
+			lv[i] = json_string_length(v);
+		}
+	}
+	rc = node_rx_entries(l->n, l, b, pv, lv, cnt, e);
+	free(pv);
+	free(lv);
+	if (b != parsed)
+		json_decref(b);
+	return rc < 0 ? -1 : 0;
+}
+
 /* Handles one frame.  Returns 0 to go on, 1 to pause reading until the
  * next flush, -1 when the path was closed. */
 static int link_frame(struct link *l, int type, const uint8_t *body,
@@ -533,6 +673,17 @@ static int link_frame(struct link *l, int type, const uint8_t *body,
 	char why[PERR_MAX + 64];
 
 	e.msg[0] = '\0';
+	if (type == FRAME_ENTRIES && !l->outgoing && l->state == LINK_READY) {
+		int r = link_rx_entries(l, body, len, NULL, &e);
+		if (r == 0) {
+			l->last_rx_ms = node_now_ms();
+			return 0;
+		}
+		if (r < 0) {
+			link_reject(l, "rejected-frame", body, len, e.msg);
+			return -1;
+		}
+	}
 	b = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (b == NULL || !json_is_object(b)) {
 		snprintf(why, sizeof why, "%s frame body is not a JSON object: %s",
@@ -588,7 +739,7 @@ static int link_frame(struct link *l, int type, const uint8_t *body,
 			link_send(l, FRAME_ACK, node_ack_body(l->peer));
 			break;
 		case FRAME_ENTRIES:
-			rc = node_rx_entries(n, l, b, &e);
+			rc = link_rx_entries(l, body, len, b, &e);
 			break;
 		case FRAME_OOO:
 			rc = node_rx_ooo(n, l, b, &e);

@@ -681,11 +681,11 @@ static char *node_held_cp(struct node *n, struct npeer *p, uint64_t size)
 }
 
 int node_rx_entries(struct node *n, struct link *l, json_t *body,
+		    const char *const *b64, const size_t *b64len, size_t nents,
 		    struct perr *e)
 {
 	struct npeer *p = l->peer;
 	const char *origin = jstr(body, "origin"), *cpn = jstr(body, "checkpoint");
-	json_t *arr = json_object_get(body, "entries"), *v;
 	struct checkpoint c;
 	uint64_t first, size, i;
 	size_t cnt, k;
@@ -693,13 +693,13 @@ int node_rx_entries(struct node *n, struct link *l, json_t *body,
 	int nf;
 	struct rx_run *run = NULL;
 
-	if (origin == NULL || cpn == NULL || !json_is_array(arr) ||
+	if (origin == NULL || cpn == NULL || b64 == NULL ||
 	    jidx(body, "first", &first) != 0)
 		return perr_set(e, "ENTRIES: needs origin, first, entries, checkpoint");
 	if (strcmp(origin, p->in_origin) != 0)
 		return perr_set(e, "ENTRIES: origin \"%.100s\" is not %s's log to us",
 				origin, p->card.name);
-	cnt = json_array_size(arr);
+	cnt = nents;
 	if (cnt == 0 || cnt > LINK_RUN_MAX)
 		return perr_set(e, "ENTRIES: %zu entries (1..%d allowed)", cnt,
 				LINK_RUN_MAX);
@@ -744,17 +744,15 @@ int node_rx_entries(struct node *n, struct link *l, json_t *body,
 	for (i = p->m_size - first; i < cnt; i++) {
 		merkle_hash leaf;
 		long dl;
-		v = json_array_get(arr, i);
-		if (!json_is_string(v) || json_string_length(v) > B64_ENCLEN(STORE_ENTRY_MAX)) {
+		if (b64[i] == NULL || b64len[i] > B64_ENCLEN(STORE_ENTRY_MAX)) {
 			perr_set(e, "ENTRIES: entry %llu is not base64 of at most %d bytes",
 				 (unsigned long long)(first + i), STORE_ENTRY_MAX);
 			goto fail;
 		}
-		run->ents[k] = malloc(json_string_length(v) / 4 * 3 + 3);
+		run->ents[k] = malloc(b64len[i] / 4 * 3 + 3);
 		if (run->ents[k] == NULL)
 			goto oom;
-		dl = b64_decode(run->ents[k], json_string_length(v) / 4 * 3 + 3,
-				json_string_value(v), json_string_length(v));
+		dl = b64_decode(run->ents[k], b64len[i] / 4 * 3 + 3, b64[i], b64len[i]);
 		if (dl < 0 || dl > STORE_ENTRY_MAX) {
 			perr_set(e, "ENTRIES: entry %llu is not base64 of at most %d bytes",
 				 (unsigned long long)(first + i), STORE_ENTRY_MAX);
@@ -1167,6 +1165,8 @@ static int node_flush_subs(struct node *n, struct perr *e)
 		for (s = n->subs; s; s = s->next) {
 			if (s->p != p)
 				continue;
+			if (!s->keyed)
+				goto fresh;
 			st = q(n, "INSERT INTO ids(peer, id, idx) VALUES(?1, ?2, ?3)");
 			sqlite3_bind_text(st, 1, p->card.name, -1, SQLITE_STATIC);
 			sqlite3_bind_text(st, 2, s->id, -1, SQLITE_STATIC);
@@ -1188,6 +1188,7 @@ static int node_flush_subs(struct node *n, struct perr *e)
 				free(lens);
 				return perr_set(e, "database: %s", sqlite3_errmsg(n->db));
 			}
+fresh:
 			s->idx = next++;
 			ents[k] = s->ent;
 			lens[k++] = s->len;

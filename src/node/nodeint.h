@@ -122,6 +122,9 @@ struct sub {
 	size_t len;
 	uint64_t idx;            /* result */
 	int dup;                 /* the id was already in the log */
+	int keyed;               /* the id is the submitter's idempotency key
+	                          * (ours are unique by construction and are
+	                          * not looked up) */
 	struct api_req *req;     /* NULL: the node's own (receipt, test) */
 	int64_t inbox_ack_idx;   /* ack: the inbox row (mirror index) it acks */
 	struct npeer *ack_of;
@@ -267,6 +270,7 @@ int node_submit(struct node *n, struct npeer *p, enum env_type type,
 /* Receiver side: one ENTRIES / OOO frame (docs/protocol.md).  0: accepted
  * or harmlessly ignored; -1: rejected (e says why; an alarm is raised). */
 int node_rx_entries(struct node *n, struct link *l, json_t *body,
+		    const char *const *b64, const size_t *b64len, size_t nents,
 		    struct perr *e);
 int node_rx_ooo(struct node *n, struct link *l, json_t *body,
 		struct perr *e);

@@ -16,7 +16,7 @@ CSTD    := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L
 # speed (see the comment there); this keeps them visible without warnings.
 CPPFLAGS_ALL := -DOPENSSL_API_COMPAT=0x10100000L -Isrc/core -Isrc/store -Isrc/node
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-LIBS    := -levent_openssl -levent -ljansson -lssl -lcrypto -lsqlite3 -lm
+LIBS    := -levent_openssl -levent -ljansson -lssl -lcrypto -lsqlite3 -lpthread -lm
 TESTLIBS := -lcmocka -lpthread -ldl
 # Client libraries of the peers bench/ compares parley with (see README).
 BENCH_LIBS := -lhiredis -lmosquitto -lpthread

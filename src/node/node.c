@@ -34,6 +34,7 @@
 
 #include "b64.h"
 #include "checkpoint.h"
+#include "ckpt.h"
 #include "file.h"
 #include "frame.h"
 #include "node.h"
@@ -1431,10 +1432,14 @@ static void node_flush(evutil_socket_t fd, short what, void *arg)
 				rc = node_cosign(n, n->peers[i], &e);
 		if (rc == 0 && had_api)
 			node_crashpoint(n, CRASH_SEQ_BEFORE_COMMIT);
-		if (rc == 0)
+		if (rc == 0) {
+			int64_t t0 = node_now_ms();
 			rc = store_commit(n->st, &e);
-		else
+			if (node_now_ms() - t0 > n->slow_ms)
+				node_log(n, "slow commit: %lld ms", (long long)(node_now_ms() - t0));
+		} else {
 			store_rollback(n->st);
+		}
 	}
 	if (rc != 0) {
 		n->disk_full = 1;
@@ -1814,6 +1819,9 @@ static int node_open(struct node *n, const char *dir, struct perr *e)
 	n->subs_tail = &n->subs;
 	n->runs_tail = &n->runs;
 	n->ooos_tail = &n->ooos;
+	/* A commit slower than this is logged (default 200 ms). */
+	env = getenv("PARLEY_SLOW_COMMIT_MS");
+	n->slow_ms = env ? strtoll(env, NULL, 10) : 200;
 	env = getenv("PARLEY_CRASH");
 	if (env && *env) {
 		static const char *const names[] = { "", "seq-before-commit",
@@ -1837,6 +1845,10 @@ static int node_open(struct node *n, const char *dir, struct perr *e)
 	n->db = store_sqlite(n->st);
 	if (sqlite3_exec(n->db, node_schema, NULL, NULL, NULL) != SQLITE_OK)
 		return perr_set(e, "database: %s", sqlite3_errmsg(n->db));
+	/* Checkpoints on their own thread (ckpt.h), not inside our commits. */
+	sqlite3_exec(n->db, "PRAGMA wal_autocheckpoint=0", NULL, NULL, NULL);
+	if (ckpt_start(&n->ckpt, path, 100, e) != 0)
+		return -1;
 	if (n->conf.max_db_bytes) {
 		/* The storage quota: SQLite then fails a commit that would grow
 		 * the file beyond it exactly as it fails on a full disk. */
@@ -1901,6 +1913,7 @@ static void node_close(struct node *n)
 	OPENSSL_cleanse(n->api_token, sizeof n->api_token);
 	OPENSSL_cleanse(n->auditor_token, sizeof n->auditor_token);
 	q_free_all();
+	ckpt_stop(n->ckpt);
 	if (n->st)
 		store_close(n->st);
 }

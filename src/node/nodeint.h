@@ -225,6 +225,7 @@ struct node {
 	struct event_base *base;
 	struct store *st;
 	struct sqlite3 *db;
+	struct ckpt *ckpt;        /* the WAL checkpoint thread */
 	struct note_signer logkey, cosignkey;
 	char api_token[128], auditor_token[128];
 	SSL_CTX *srv_ctx, *cli_ctx;
@@ -249,6 +250,7 @@ struct node {
 	char disk_err[PERR_MAX];  /* ... with this error */
 	int64_t started_ms;
 	int crashpoint;           /* PARLEY_CRASH: SIGKILL at a named point */
+	int64_t slow_ms;          /* commits slower than this are logged */
 };
 
 /* node.c */

@@ -115,7 +115,26 @@ void api_reply_req(struct node *n, struct api_req *r)
 
 	(void)n;
 	if (r->failed) {
-		api_error(r->req, 507, "not stored: %s", r->err);
+		/* A bulk request is committed in slices: say which were stored
+		 * (retrying with the same ids stores the rest, once). */
+		size_t k = 0;
+		arr = json_array();
+		for (i = 0; i < r->nsubs; i++)
+			if (r->subs[i]->committed) {
+				struct sub *s = r->subs[i];
+				json_array_append_new(arr, json_pack("{s:s, s:I, s:b}", "origin",
+								     s->p->out_origin, "index",
+								     (json_int_t)s->idx, "duplicate",
+								     s->dup));
+				k++;
+			}
+		char msg[PERR_MAX + 128];
+		if (k)
+			snprintf(msg, sizeof msg, "not stored: %s (the first %zu of %zu "
+				 "messages were stored)", r->err, k, r->nsubs);
+		else
+			snprintf(msg, sizeof msg, "not stored: %s", r->err);
+		api_json(r->req, 507, json_pack("{s:s, s:o}", "error", msg, "stored", arr));
 	} else {
 		arr = json_array();
 		for (i = 0; i < r->nsubs; i++) {
@@ -126,6 +145,10 @@ void api_reply_req(struct node *n, struct api_req *r)
 							     s->dup));
 		}
 		api_json(r->req, 200, json_pack("{s:o}", "entries", arr));
+	}
+	for (i = 0; i < r->nsubs; i++) {
+		free(r->subs[i]->ent);
+		free(r->subs[i]);
 	}
 	free(r->subs);
 	free(r);

@@ -1367,7 +1367,41 @@ static void node_die(evutil_socket_t fd, short what, void *arg)
 	node_crashpoint(arg, CRASH_ACK_BEFORE_RECEIPT);
 }
 
-static void node_after_commit(struct node *n, int ok);
+static void node_after_commit(struct node *n, int ok, struct sub *rest);
+
+/* At most this many entries are sequenced in one commit: a large bulk
+ * submission is committed in slices, so that a FLASH that arrives meanwhile
+ * waits for one slice, not for the whole request.  Entries above ROUTINE
+ * go first in every slice (none of the slice is durable yet, so the log
+ * order among them is still free). */
+#define NODE_SLICE 2000
+
+static struct sub *node_slice(struct node *n)
+{
+	struct sub *urg = NULL, **ut = &urg, *rou = NULL, **rt = &rou, *s, *nx, *rest;
+	struct sub **pp;
+	size_t k = 0;
+
+	for (s = n->subs; s; s = nx) {
+		nx = s->next;
+		s->next = NULL;
+		if (s->prec < ENV_ROUTINE) {
+			*ut = s;
+			ut = &s->next;
+		} else {
+			*rt = s;
+			rt = &s->next;
+		}
+	}
+	*ut = rou;
+	n->subs = urg;
+	for (pp = &n->subs; *pp && k < NODE_SLICE; pp = &(*pp)->next)
+		k++;
+	rest = *pp;
+	*pp = NULL;
+	n->subs_tail = pp;
+	return rest;
+}
 
 static void node_flush(evutil_socket_t fd, short what, void *arg)
 {
@@ -1376,7 +1410,7 @@ static void node_flush(evutil_socket_t fd, short what, void *arg)
 	int64_t now = node_now_ms();
 	size_t i;
 	int rc = 0, had_api = 0, any;
-	struct sub *s;
+	struct sub *s, *rest = NULL;
 
 	(void)fd;
 	(void)what;
@@ -1415,6 +1449,9 @@ static void node_flush(evutil_socket_t fd, short what, void *arg)
 	}
 	if (!any && n->flush_links == NULL)
 		return;
+	rest = node_slice(n);
+	if (rest)
+		node_kick(n);
 	for (s = n->subs; s; s = s->next)
 		had_api |= s->req != NULL;
 	if (any) {
@@ -1450,7 +1487,7 @@ static void node_flush(evutil_socket_t fd, short what, void *arg)
 		if (had_api)
 			node_crashpoint(n, CRASH_COMMIT_BEFORE_SEND);
 	}
-	node_after_commit(n, rc == 0);
+	node_after_commit(n, rc == 0, rest);
 }
 
 static struct link *node_rx_link(struct node *n, struct npeer *p)
@@ -1468,7 +1505,7 @@ static struct link *node_rx_link(struct node *n, struct npeer *p)
  * path reads more frames, and those queue new work (runs, alarms, links to
  * ACK) for the next flush: it must not be freed or forgotten here.
  */
-static void node_after_commit(struct node *n, int ok)
+static void node_after_commit(struct node *n, int ok, struct sub *rest)
 {
 	struct sub *subs = n->subs, *s, *snx;
 	struct api_req *reqs = n->reqs, *r, *rnx;
@@ -1493,6 +1530,7 @@ static void node_after_commit(struct node *n, int ok)
 		l->in_flush_list = 0;
 
 	for (s = subs; s; s = s->next) {
+		s->committed = ok;
 		if (s->req) {
 			s->req->done++;
 			if (!ok) {
@@ -1506,14 +1544,42 @@ static void node_after_commit(struct node *n, int ok)
 		if (ok && !s->dup && s->prec < ENV_ROUTINE)
 			idxset_add(&s->p->urgent[s->prec], s->idx);
 	}
-	for (r = reqs; r; r = rnx) {
-		rnx = r->next;
-		api_reply_req(n, r);
+	/* The rest of a sliced submission: on to the next commit, or, if this
+	 * one failed, failed with it (a request is stored whole or not). */
+	for (s = rest; s; s = snx) {
+		snx = s->next;
+		if (ok) {
+			s->next = NULL;
+			*n->subs_tail = s;
+			n->subs_tail = &s->next;
+			continue;
+		}
+		free(s->ent);
+		s->ent = NULL;
+		if (s->req) {
+			s->req->done++;
+			s->req->failed = 1;
+			snprintf(s->req->err, sizeof s->req->err, "%s", n->disk_err);
+		} else {
+			free(s);
+		}
 	}
 	for (s = subs; s; s = snx) {
 		snx = s->next;
 		free(s->ent);
-		free(s);
+		s->ent = NULL;
+		if (s->req == NULL)
+			free(s); /* the request's are freed with its answer */
+	}
+	/* Answer the requests whose entries are all committed (or failed). */
+	for (r = reqs; r; r = rnx) {
+		rnx = r->next;
+		if (r->done == r->nsubs) {
+			api_reply_req(n, r);
+		} else {
+			r->next = n->reqs;
+			n->reqs = r;
+		}
 	}
 	if (ok) {
 		for (i = 0; i < n->npeers; i++) {
@@ -1952,8 +2018,9 @@ int node_serve(const char *dir, struct perr *e)
 		 n->npeers, n->npeers == 1 ? "" : "s", n->conf.api);
 	node_kick(n);
 	event_base_dispatch(n->base);
-	/* Whatever is queued is committed before we go. */
-	node_flush(-1, 0, n);
+	/* Whatever is queued is committed (and answered) before we go. */
+	for (int k = 0; k < 10000 && (n->subs || n->reqs || n->runs || n->ooos); k++)
+		node_flush(-1, 0, n);
 	rc = 0;
 	node_log(n, "node %s stopped", n->conf.name);
 out:

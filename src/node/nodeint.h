@@ -122,6 +122,7 @@ struct sub {
 	size_t len;
 	uint64_t idx;            /* result */
 	int dup;                 /* the id was already in the log */
+	int committed;           /* durable (a request's may be in slices) */
 	int keyed;               /* the id is the submitter's idempotency key
 	                          * (ours are unique by construction and are
 	                          * not looked up) */

@@ -353,9 +353,31 @@ static int ops_box(int argc, char **argv, int inbox)
 	}
 	if (dir == NULL)
 		return cli_usage(inbox ? "parley inbox DIR [--json]" : "parley outbox DIR [--json]");
-	rc = ops_call_ok(dir, "GET", inbox ? "/api/inbox" : "/api/outbox", NULL, &reply);
-	if (rc != 0)
-		return rc;
+	/* Page by page: a large box never holds the node's loop for long. */
+	reply = json_array();
+	{
+		char path[700];
+		json_t *page, *next;
+		snprintf(path, sizeof path, "%s?limit=2000", inbox ? "/api/inbox" : "/api/outbox");
+		for (;;) {
+			rc = ops_call_ok(dir, "GET", path, NULL, &page);
+			if (rc != 0) {
+				json_decref(reply);
+				return rc;
+			}
+			json_array_extend(reply, json_object_get(page, "rows"));
+			next = json_object_get(page, "next");
+			if (!json_is_object(next)) {
+				json_decref(page);
+				break;
+			}
+			snprintf(path, sizeof path, "%s?limit=2000&peer=%s&after=%lld",
+				 inbox ? "/api/inbox" : "/api/outbox",
+				 json_string_value(json_object_get(next, "peer")),
+				 (long long)json_integer_value(json_object_get(next, "after")));
+			json_decref(page);
+		}
+	}
 	if (json) {
 		ops_print_json(reply);
 	} else {

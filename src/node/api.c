@@ -22,6 +22,7 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <sys/queue.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <sqlite3.h>
@@ -460,27 +461,94 @@ static char *api_subject(struct node *n, struct npeer *p, uint64_t idx,
 	return s;
 }
 
+/* Paging of inbox and outbox, so that listing a large box never holds
+ * the node's loop for long: ?limit=N[&peer=NAME&after=INDEX] answers
+ * {"rows": [...], "next": {"peer", "after"} or null}; without limit, the
+ * whole box as one array. */
+struct api_page {
+	int paged;
+	long long limit;
+	size_t first_peer;
+	long long after;
+};
+
+static int api_page_parse(struct node *n, struct evhttp_request *req,
+			  struct api_page *pg)
+{
+	const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	struct evkeyvalq kv;
+	const char *v;
+	size_t i;
+
+	memset(pg, 0, sizeof *pg);
+	pg->after = -1;
+	pg->limit = -1;
+	if (q == NULL)
+		return 0;
+	TAILQ_INIT(&kv);
+	if (evhttp_parse_query_str(q, &kv) != 0)
+		return -1;
+	if ((v = evhttp_find_header(&kv, "limit")) != NULL) {
+		pg->paged = 1;
+		pg->limit = strtoll(v, NULL, 10);
+		if (pg->limit < 1 || pg->limit > 100000)
+			pg->limit = 1000;
+	}
+	if ((v = evhttp_find_header(&kv, "after")) != NULL)
+		pg->after = strtoll(v, NULL, 10);
+	if ((v = evhttp_find_header(&kv, "peer")) != NULL)
+		for (i = 0; i < n->npeers; i++)
+			if (strcmp(n->peers[i]->card.name, v) == 0)
+				pg->first_peer = i;
+	evhttp_clear_headers(&kv);
+	return 0;
+}
+
+static void api_page_reply(struct evhttp_request *req, const struct api_page *pg,
+			   json_t *arr, const char *last_peer, long long last_idx)
+{
+	if (!pg->paged) {
+		api_json(req, 200, arr);
+		return;
+	}
+	api_json(req, 200, json_pack("{s:o, s:o}", "rows", arr, "next",
+				     last_peer ? json_pack("{s:s, s:I}", "peer", last_peer,
+							   "after", (json_int_t)last_idx)
+					       : json_null()));
+}
+
 static void api_inbox(struct node *n, struct evhttp_request *req)
 {
 	json_t *arr = json_array();
 	sqlite3_stmt *st;
 	int64_t now = node_now_ms();
 	size_t i;
+	struct api_page pg;
+	long long count = 0, last_idx = -1;
+	const char *last_peer = NULL;
 
+	api_page_parse(n, req, &pg);
 	if (sqlite3_prepare_v2(n->db, "SELECT idx, prec, type, time, received, acked, ackidx"
-			       " FROM inbox WHERE origin = ?1 ORDER BY idx", -1, &st,
+			       " FROM inbox WHERE origin = ?1 AND idx > ?2 ORDER BY idx", -1, &st,
 			       NULL) != SQLITE_OK) {
 		json_decref(arr);
 		api_error(req, 500, "database: %s", sqlite3_errmsg(n->db));
 		return;
 	}
-	for (i = 0; i < n->npeers; i++) {
+	for (i = pg.first_peer; i < n->npeers && last_peer == NULL; i++) {
 		struct npeer *p = n->peers[i];
 		sqlite3_reset(st);
 		sqlite3_bind_text(st, 1, p->in_origin, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, i == pg.first_peer ? pg.after : -1);
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			uint64_t idx = (uint64_t)sqlite3_column_int64(st, 0);
 			int prec = sqlite3_column_int(st, 1);
+			if (pg.paged && count == pg.limit) {
+				last_peer = p->card.name;
+				break;
+			}
+			count++;
+			last_idx = (long long)idx;
 			int acked = sqlite3_column_type(st, 5) != SQLITE_NULL;
 			int64_t rcv = sqlite3_column_int64(st, 4);
 			char *subj = api_subject(n, p, idx, 1);
@@ -505,7 +573,7 @@ static void api_inbox(struct node *n, struct evhttp_request *req)
 		}
 	}
 	sqlite3_finalize(st);
-	api_json(req, 200, arr);
+	api_page_reply(req, &pg, arr, last_peer, last_idx);
 }
 
 static const char *api_out_state(struct npeer *p, uint64_t idx, int receipted,
@@ -529,21 +597,32 @@ static void api_outbox(struct node *n, struct evhttp_request *req)
 	size_t i;
 	const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
 	int brief = q && strstr(q, "brief=1") != NULL;
+	struct api_page pg;
+	long long count = 0, last_idx = -1;
+	const char *last_peer = NULL;
 
+	api_page_parse(n, req, &pg);
 	if (sqlite3_prepare_v2(n->db, "SELECT idx, prec, type, time, id, receipted, rtime,"
-			       " rcpt, acked FROM outbox WHERE peer = ?1 ORDER BY idx",
+			       " rcpt, acked FROM outbox WHERE peer = ?1 AND idx > ?2 ORDER BY idx",
 			       -1, &st, NULL) != SQLITE_OK) {
 		json_decref(arr);
 		api_error(req, 500, "database: %s", sqlite3_errmsg(n->db));
 		return;
 	}
-	for (i = 0; i < n->npeers; i++) {
+	for (i = pg.first_peer; i < n->npeers && last_peer == NULL; i++) {
 		struct npeer *p = n->peers[i];
 		sqlite3_reset(st);
 		sqlite3_bind_text(st, 1, p->card.name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, i == pg.first_peer ? pg.after : -1);
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			uint64_t idx = (uint64_t)sqlite3_column_int64(st, 0);
 			int prec = sqlite3_column_int(st, 1) & 3;
+			if (pg.paged && count == pg.limit) {
+				last_peer = p->card.name;
+				break;
+			}
+			count++;
+			last_idx = (long long)idx;
 			int64_t t = sqlite3_column_int64(st, 3);
 			int rc = sqlite3_column_type(st, 5) != SQLITE_NULL;
 			int ak = sqlite3_column_type(st, 8) != SQLITE_NULL;
@@ -572,7 +651,7 @@ static void api_outbox(struct node *n, struct evhttp_request *req)
 		}
 	}
 	sqlite3_finalize(st);
-	api_json(req, 200, arr);
+	api_page_reply(req, &pg, arr, last_peer, last_idx);
 }
 
 static json_t *api_alarms(struct node *n)
@@ -683,6 +762,11 @@ json_t *api_status(struct node *n)
 		 * says how large its log to us is; what we hold may be less. */
 		json_t *po = json_array_get(peers, json_array_size(peers) - 1);
 		json_object_set_new(po, "peer_log_size", json_integer((json_int_t)p->dv_size));
+		/* Our log to the peer: every index below this was written to a
+		 * path in order (above it, only urgent entries were sent). */
+		json_object_set_new(po, "sent_in_order", json_integer(
+			(json_int_t)(p->active && p->next_inorder > p->r_size ? p->next_inorder
+									  : p->r_size)));
 		json_object_set_new(po, "held_out_of_order", json_integer((json_int_t)p->d_held.n));
 		json_object_set_new(po, "missing", json_integer(
 			(json_int_t)(p->dv_size > p->d_size + p->d_held.n

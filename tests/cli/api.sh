@@ -85,6 +85,25 @@ ok "an entry over 65,535 bytes is refused, naming message 1"
 ok "nothing of a refused request is stored (not even its valid message 0)"
 [ "$(http GET /nothing "" "" "$T/o")" = 404 ] || fail "unknown path"
 
+# --- paging: a box listed in pages, the pages adding up to the whole -----------
+[ "$(http GET /api/outbox "$TOKEN" "" "$T/all")" = 200 ] || fail "outbox"
+whole=$(grep -o '"index":' "$T/all" | wc -l)
+[ "$(http GET "/api/outbox?limit=100" "$TOKEN" "" "$T/p1")" = 200 ] || fail "outbox page 1"
+[ "$(grep -o '"index":' "$T/p1" | wc -l)" = 100 ] || fail "page 1 is not 100 rows"
+grep -q '"next":{"peer":"'"$B_NAME"'","after":' "$T/p1" || fail "page 1 has no next: $(tail -c 200 "$T/p1")"
+total=0
+path="/api/outbox?limit=100"
+while :; do
+	[ "$(http GET "$path" "$TOKEN" "" "$T/pg")" = 200 ] || fail "outbox page"
+	total=$((total + $(grep -o '"index":' "$T/pg" | wc -l)))
+	grep -q '"next":null' "$T/pg" && break
+	after=$(sed 's/.*"after":\([0-9]*\).*/\1/' "$T/pg")
+	path="/api/outbox?limit=100&peer=$B_NAME&after=$after"
+done
+[ "$total" = "$whole" ] || fail "pages add up to $total rows, the whole box has $whole"
+[ "$("$PARLEY" outbox "$T/a" | tail -n +2 | wc -l)" = "$whole" ] || fail "parley outbox (paged) lists another count"
+ok "outbox in pages of 100: $total rows, the same as the whole box and as parley outbox"
+
 # --- /logs/<origin>/: C2SP, as exported ------------------------------------------
 # The log may still grow by a receipt; compare a served checkpoint with an
 # export of the same moment (retried until the two agree on the size).

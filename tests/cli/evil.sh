@@ -248,6 +248,18 @@ esac
 expect_alarms wrongkey wrong-key=1
 unchanged wrongkey
 
+# --- stalefrom: a genuine out-of-order entry proven from a size b has
+# verified past (an honest sender's ACK still in flight): ignored, with an
+# ACK, no alarm (no false split view), nothing held.
+snapshot
+evil stalefrom
+case "$(step stalefrom/proof-from-an-older-size)" in
+accepted*) ok "stalefrom: answered with an ACK, not an ERROR" ;;
+*) fail "stalefrom: $(step stalefrom/proof-from-an-older-size)" ;;
+esac
+expect_alarms stalefrom
+unchanged stalefrom
+
 # --- stall: half a frame, then silence.  The path is dropped as silent
 # (LINK_DEAD_MS, 3 s; protocol.md: within about 4 s) and nothing else.
 snapshot

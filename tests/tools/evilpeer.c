@@ -1286,6 +1286,34 @@ static void sc_bigindex(struct ep *ep)
 	}
 }
 
+/* stalefrom: a genuine, correctly proven out-of-order entry whose
+ * consistency proof starts at a size the victim has verified past (as a
+ * sender's would after an ACK still in flight).  The victim cannot check
+ * it against its latest checkpoint: it must ignore the frame (an ACK, no
+ * alarm, nothing held), never cry split view. */
+static void sc_stalefrom(struct ep *ep)
+{
+	struct ep_tree t;
+	size_t len;
+	char *ent, *cp, *s;
+	uint64_t idx = ep->v_size + 1, from = ep->v_verified - 1;
+	json_t *b;
+
+	ep_need_good(ep);
+	ep_tree_history(ep, &t, idx + 1, 0);
+	ent = ep_entry(ep, idx, 0, &len);
+	cp = ep_cp(ep, &t);
+	s = ep_b64((const uint8_t *)ent, len);
+	b = json_pack("{s:s, s:I, s:s, s:s, s:o, s:I, s:o}", "origin", ep->origin, "index",
+		      (json_int_t)idx, "entry", s, "checkpoint", cp, "inclusion",
+		      ep_inclusion(&t, idx, 0), "from", (json_int_t)from, "consistency",
+		      ep_consistency(&t, from));
+	free(cp);
+	free(s);
+	free(ent);
+	ep_step_frame(ep, "proof-from-an-older-size", FRAME_OOO, b);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(struct ep *);
@@ -1293,7 +1321,7 @@ static const struct {
 	{ "good", sc_good },         { "badsig", sc_badsig },     { "badroot", sc_badroot },
 	{ "badproof", sc_badproof }, { "fork", sc_fork },         { "replay", sc_replay },
 	{ "oversize", sc_oversize }, { "garbage", sc_garbage },   { "wrongkey", sc_wrongkey },
-	{ "stall", sc_stall },       { "bigindex", sc_bigindex },
+	{ "stall", sc_stall },       { "bigindex", sc_bigindex }, { "stalefrom", sc_stalefrom },
 };
 
 int main(int argc, char **argv)

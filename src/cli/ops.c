@@ -328,6 +328,24 @@ int cmd_send(int argc, char **argv)
 	return rc;
 }
 
+/* "DIR [--json]" in either order; -1 for anything else. */
+static int ops_dir_json(int argc, char **argv, const char **dir, int *json)
+{
+	int i;
+
+	*dir = NULL;
+	*json = 0;
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0 && !*json)
+			*json = 1;
+		else if (*dir == NULL && argv[i][0] != '-')
+			*dir = argv[i];
+		else
+			return -1;
+	}
+	return *dir ? 0 : -1;
+}
+
 static void ops_print_json(json_t *j)
 {
 	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -338,20 +356,12 @@ static void ops_print_json(json_t *j)
 
 static int ops_box(int argc, char **argv, int inbox)
 {
-	const char *dir = NULL;
-	int json = 0, i, rc;
+	const char *dir;
+	int json, rc;
 	json_t *reply, *v;
 	size_t k;
 
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
-			json = 1;
-		else if (dir == NULL)
-			dir = argv[i];
-		else
-			dir = NULL, i = argc;
-	}
-	if (dir == NULL)
+	if (ops_dir_json(argc, argv, &dir, &json) != 0)
 		return cli_usage(inbox ? "parley inbox DIR [--json]" : "parley outbox DIR [--json]");
 	/* Page by page: a large box never holds the node's loop for long. */
 	reply = json_array();
@@ -434,20 +444,12 @@ int cmd_ack(int argc, char **argv)
 
 int cmd_status(int argc, char **argv)
 {
-	const char *dir = NULL;
-	int json = 0, i, rc;
+	const char *dir;
+	int json, rc;
 	json_t *s, *v, *w;
 	size_t k, j;
 
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
-			json = 1;
-		else if (dir == NULL)
-			dir = argv[i];
-		else
-			return cli_usage("parley status DIR [--json]");
-	}
-	if (dir == NULL)
+	if (ops_dir_json(argc, argv, &dir, &json) != 0)
 		return cli_usage("parley status DIR [--json]");
 	rc = ops_call_ok(dir, "GET", "/api/status", NULL, &s);
 	if (rc != 0)

@@ -665,6 +665,19 @@ static void node_split_view(struct node *n, struct npeer *p, const char *held,
 	free(ev);
 }
 
+/* A verified checkpoint of p's log becomes our latest if it is larger
+ * (a run's may equal it). */
+static void node_adopt_cp(struct npeer *p, const struct checkpoint *c,
+			  const char *note)
+{
+	if (c->size < p->v_size)
+		return;
+	p->v_size = c->size;
+	memcpy(p->v_root, c->root, 32);
+	free(p->v_note);
+	p->v_note = strdup(note);
+}
+
 /* The verified checkpoint of p's log at exactly this size, if held. */
 static char *node_held_cp(struct node *n, struct npeer *p, uint64_t size)
 {
@@ -805,12 +818,7 @@ int node_rx_entries(struct node *n, struct link *l, json_t *body,
 	run->cpnote = strdup(cpn);
 	run->cpsize = c.size;
 	p->m_size = c.size;
-	if (c.size >= p->v_size) {
-		p->v_size = c.size;
-		memcpy(p->v_root, c.root, 32);
-		free(p->v_note);
-		p->v_note = strdup(cpn);
-	}
+	node_adopt_cp(p, &c, cpn);
 	*n->runs_tail = run;
 	n->runs_tail = &run->next;
 	node_flush_link(n, l);
@@ -927,10 +935,7 @@ int node_rx_ooo(struct node *n, struct link *l, json_t *body, struct perr *e)
 		free(ent);
 		if (c.size > p->v_size) {
 			struct rx_ooo *cpo = calloc(1, sizeof *cpo);
-			p->v_size = c.size;
-			memcpy(p->v_root, c.root, 32);
-			free(p->v_note);
-			p->v_note = strdup(cpn);
+			node_adopt_cp(p, &c, cpn);
 			if (cpo) { /* stored with the next flush, entry-less */
 				cpo->p = p;
 				cpo->idx = UINT64_MAX;
@@ -969,12 +974,7 @@ int node_rx_ooo(struct node *n, struct link *l, json_t *body, struct perr *e)
 		}
 	}
 	idxset_add(&p->held, idx);
-	if (c.size > p->v_size) {
-		p->v_size = c.size;
-		memcpy(p->v_root, c.root, 32);
-		free(p->v_note);
-		p->v_note = strdup(cpn);
-	}
+	node_adopt_cp(p, &c, cpn);
 	*n->ooos_tail = o;
 	n->ooos_tail = &o->next;
 	node_flush_link(n, l);

@@ -14,7 +14,7 @@ CC      ?= cc
 CSTD    := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L
 # OpenSSL 3 deprecates the low-level SHA-256 calls that merkle.c uses for
 # speed (see the comment there); this keeps them visible without warnings.
-CPPFLAGS_ALL := -DOPENSSL_API_COMPAT=0x10100000L -Isrc/core -Isrc/store -Isrc/node
+CPPFLAGS_ALL := -DOPENSSL_API_COMPAT=0x10100000L -DPARLEY_TREATIES_DIR='"$(CURDIR)/treaties"' -Isrc/core -Isrc/store -Isrc/node -Isrc/treaty
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 LIBS    := -levent_openssl -levent -ljansson -lssl -lcrypto -lsqlite3 -lpthread -lm
 TESTLIBS := -lcmocka -lpthread -ldl
@@ -25,10 +25,10 @@ REL_CFLAGS  := -O2 -g
 ASAN_CFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
                -fno-sanitize-recover=all
 
-LIB_SRC  := $(wildcard src/core/*.c src/store/*.c src/node/*.c)
+LIB_SRC  := $(wildcard src/core/*.c src/store/*.c src/node/*.c src/treaty/*.c)
 CLI_SRC  := $(wildcard src/cli/*.c)
-TEST_SRC := $(wildcard tests/core/test_*.c tests/store/test_*.c tests/node/test_*.c)
-TEST_SUPPORT := $(filter-out $(TEST_SRC),$(wildcard tests/core/*.c tests/store/*.c tests/node/*.c))
+TEST_SRC := $(wildcard tests/core/test_*.c tests/store/test_*.c tests/node/test_*.c tests/treaty/test_*.c)
+TEST_SUPPORT := $(filter-out $(TEST_SRC),$(wildcard tests/core/*.c tests/store/*.c tests/node/*.c tests/treaty/*.c))
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 HDRS     := $(wildcard src/*/*.h tests/*/*.h)
 
@@ -69,9 +69,14 @@ build/$(1)/tests/node_%: build/$(1)/obj/tests/node/%.o $$(patsubst %.c,build/$(1
 	@mkdir -p $$(dir $$@)
 	$$(CC) $(2) -o $$@ $$^ $$(LIBS) $$(TESTLIBS)
 
+build/$(1)/tests/treaty_%: build/$(1)/obj/tests/treaty/%.o $$(patsubst %.c,build/$(1)/obj/%.o,$$(TEST_SUPPORT)) build/$(1)/libparley.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) -o $$@ $$^ $$(LIBS) $$(TESTLIBS)
+
 $(1)_TESTS := $$(patsubst tests/core/%.c,build/$(1)/tests/%,$$(wildcard tests/core/test_*.c)) \
               $$(patsubst tests/store/%.c,build/$(1)/tests/store_%,$$(wildcard tests/store/test_*.c)) \
-              $$(patsubst tests/node/%.c,build/$(1)/tests/node_%,$$(wildcard tests/node/test_*.c))
+              $$(patsubst tests/node/%.c,build/$(1)/tests/node_%,$$(wildcard tests/node/test_*.c)) \
+              $$(patsubst tests/treaty/%.c,build/$(1)/tests/treaty_%,$$(wildcard tests/treaty/test_*.c))
 
 build-$(1): build/$(1)/parley $$($(1)_TESTS) $$(TOOLS)
 endef

@@ -9,6 +9,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
 
 #include "err.h"
 #include "file.h"
@@ -31,6 +34,19 @@ int cli_load_verifier(const char *arg, struct note_verifier *v,
 /* A signer key file. */
 int cli_load_signer(const char *path, struct note_signer *s, struct perr *e);
 
+/* The node's HTTP API (ops.c).  cli_api_call sends one request to the node
+ * in dir (taking the reference to body) and returns the HTTP status, with
+ * the JSON reply in *out; cli_api_ok also prints the node's error and
+ * returns an exit status. */
+int cli_api_call(const char *dir, const char *method, const char *path,
+		 json_t *body, json_t **out, struct perr *e);
+int cli_api_ok(const char *dir, const char *method, const char *path,
+	       json_t *body, json_t **out);
+/* Reads all of f (at most 128 MiB), NUL-terminated; NULL on failure. */
+char *cli_read_stream(FILE *f, size_t *len);
+/* Prints "origin index" per entry of a submission reply. */
+int cli_print_entries(json_t *reply);
+
 int cmd_keygen(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_init(int argc, char **argv);
@@ -44,5 +60,10 @@ int cmd_ack(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_treaty(int argc, char **argv);
+int cmd_notify(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+/* inspect seed | reveal | select: the joint selection, on logs (joint.c) */
+int cmd_inspect_joint(int argc, char **argv);
 
 #endif

@@ -50,7 +50,25 @@ static const char cli_help[] =
 	"\n"
 	"auditing (offline, on the node's database)\n"
 	"  parley audit DIR\n"
-	"  parley export DIR OUTDIR\n";
+	"  parley export DIR OUTDIR\n"
+	"\n"
+	"treaties (TREATY: a name in treaties/ or a file; --lang en|ru)\n"
+	"  parley treaty check TREATY INVENTORY [--json]\n"
+	"  parley treaty validate TREATY NOTIFICATION\n"
+	"  parley treaty show TREATY [NOTIFICATION] [--lang en|ru]\n"
+	"  parley treaty replay DIR|EXPORTDIR --party NODE [--json] [--lang en|ru]\n"
+	"  parley notify DIR --to NODE --treaty TREATY [--precedence P] [--id KEY]\n"
+	"              [FILE|-]\n"
+	"\n"
+	"inspections\n"
+	"  parley inspect odds N D K | parley inspect odds N D --confidence P\n"
+	"  parley inspect commit ITEMS PRIVATE\n"
+	"  parley inspect disclose PRIVATE ITEM_ID\n"
+	"  parley inspect verify COMMITMENT DISCLOSURE\n"
+	"  parley inspect draw --round R --n N --k K NAME=SEED NAME=SEED\n"
+	"  parley inspect seed DIR --to NODE --request ORIGIN/INDEX\n"
+	"  parley inspect reveal DIR --to NODE --request ORIGIN/INDEX\n"
+	"  parley inspect select DIR|EXPORTDIR --request ORIGIN/INDEX [--json]\n";
 
 /* Errors are one line: control characters that came from user input (a
  * name, a path, an argument) are written escaped, never raw. */
@@ -198,6 +216,8 @@ int main(int argc, char **argv)
 		{ "serve", cmd_serve }, { "send", cmd_send },     { "inbox", cmd_inbox },
 		{ "outbox", cmd_outbox }, { "ack", cmd_ack },     { "status", cmd_status },
 		{ "audit", cmd_audit },   { "export", cmd_export },
+		{ "treaty", cmd_treaty }, { "notify", cmd_notify },
+		{ "inspect", cmd_inspect },
 	};
 	for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
 		if (strcmp(argv[1], ops[i].name) == 0)

@@ -75,7 +75,7 @@ static int ops_write_all(int fd, const char *p, size_t n)
 /* Sends one request to the node in dir (taking the reference to body);
  * returns the HTTP status and the parsed JSON body in *out (NULL if the
  * body is not JSON). */
-static int ops_call(const char *dir, const char *method, const char *path,
+int cli_api_call(const char *dir, const char *method, const char *path,
 		    json_t *body, json_t **out, struct perr *e)
 {
 	struct node_conf conf;
@@ -154,17 +154,24 @@ static int ops_call(const char *dir, const char *method, const char *path,
 }
 
 /* Runs a call; on an HTTP error prints the node's message. */
-static int ops_call_ok(const char *dir, const char *method, const char *path,
+int cli_api_ok(const char *dir, const char *method, const char *path,
 		       json_t *body, json_t **out)
 {
 	struct perr e;
-	int st = ops_call(dir, method, path, body, out, &e);
+	int st = cli_api_call(dir, method, path, body, out, &e);
 
 	if (st < 0)
 		return cli_fail("%s", e.msg);
 	if (st != 200) {
 		const char *m = *out ? json_string_value(json_object_get(*out, "error")) : NULL;
 		cli_fail("node refused (HTTP %d): %s", st, m ? m : "no details");
+		{
+			/* a refused notification lists every problem */
+			json_t *pr = *out ? json_object_get(*out, "problems") : NULL, *v;
+			size_t i;
+			json_array_foreach(pr, i, v)
+				fprintf(stderr, "  %s\n", json_string_value(v));
+		}
 		json_decref(*out);
 		*out = NULL;
 		return CLI_EXIT_FAIL;
@@ -185,7 +192,7 @@ int cmd_serve(int argc, char **argv)
 	return 0;
 }
 
-static char *ops_read_stream(FILE *f, size_t *len)
+char *cli_read_stream(FILE *f, size_t *len)
 {
 	size_t cap = 65536, n = 0;
 	char *b = malloc(cap + 1);
@@ -211,7 +218,7 @@ static char *ops_read_stream(FILE *f, size_t *len)
 	return b;
 }
 
-static int ops_print_entries(json_t *reply)
+int cli_print_entries(json_t *reply)
 {
 	json_t *arr = json_object_get(reply, "entries"), *v;
 	size_t i;
@@ -263,7 +270,7 @@ int cmd_send(int argc, char **argv)
 				prec);
 	if (file && strcmp(file, "-") != 0 && (f = fopen(file, "rb")) == NULL)
 		return cli_fail("%s: %s", file, strerror(errno));
-	text = ops_read_stream(f, &len);
+	text = cli_read_stream(f, &len);
 	if (f != stdin)
 		fclose(f);
 	if (text == NULL)
@@ -304,13 +311,13 @@ int cmd_send(int argc, char **argv)
 			json_array_append_new(msgs, m);
 			k++;
 			if (json_array_size(msgs) == 10000) {
-				rc = ops_call_ok(dir, "POST", "/api/send",
+				rc = cli_api_ok(dir, "POST", "/api/send",
 						 json_pack("{s:s, s:o}", "to", to, "messages", msgs),
 						 &reply);
 				msgs = json_array();
 				if (rc != 0)
 					break;
-				ops_print_entries(reply);
+				cli_print_entries(reply);
 				json_decref(reply);
 			}
 		}
@@ -318,9 +325,9 @@ int cmd_send(int argc, char **argv)
 	free(text);
 	if (rc == 0 && json_array_size(msgs) > 0) {
 		json_t *req = json_pack("{s:s, s:O}", "to", to, "messages", msgs);
-		rc = ops_call_ok(dir, "POST", "/api/send", req, &reply);
+		rc = cli_api_ok(dir, "POST", "/api/send", req, &reply);
 		if (rc == 0) {
-			ops_print_entries(reply);
+			cli_print_entries(reply);
 			json_decref(reply);
 		}
 	}
@@ -370,7 +377,7 @@ static int ops_box(int argc, char **argv, int inbox)
 		json_t *page, *next;
 		snprintf(path, sizeof path, "%s?limit=2000", inbox ? "/api/inbox" : "/api/outbox");
 		for (;;) {
-			rc = ops_call_ok(dir, "GET", path, NULL, &page);
+			rc = cli_api_ok(dir, "GET", path, NULL, &page);
 			if (rc != 0) {
 				json_decref(reply);
 				return rc;
@@ -427,7 +434,7 @@ int cmd_ack(int argc, char **argv)
 
 	if (argc != 4 || cli_parse_u64(argv[3], &idx) != 0)
 		return cli_usage("parley ack DIR ORIGIN INDEX");
-	rc = ops_call_ok(argv[1], "POST", "/api/ack",
+	rc = cli_api_ok(argv[1], "POST", "/api/ack",
 			 json_pack("{s:s, s:I}", "origin", argv[2], "index", (json_int_t)idx),
 			 &reply);
 	if (rc != 0)
@@ -451,7 +458,7 @@ int cmd_status(int argc, char **argv)
 
 	if (ops_dir_json(argc, argv, &dir, &json) != 0)
 		return cli_usage("parley status DIR [--json]");
-	rc = ops_call_ok(dir, "GET", "/api/status", NULL, &s);
+	rc = cli_api_ok(dir, "GET", "/api/status", NULL, &s);
 	if (rc != 0)
 		return rc;
 	if (json) {

@@ -115,6 +115,8 @@ void api_reply_req(struct node *n, struct api_req *r)
 	json_t *arr;
 
 	(void)n;
+	if (r->failed && r->tr_peer != NULL)
+		ntreaty_stale(r->tr_peer);
 	if (r->failed) {
 		/* A bulk request is committed in slices: say which were stored
 		 * (retrying with the same ids stores the rest, once). */
@@ -287,6 +289,118 @@ out:
 	json_decref(b);
 }
 
+/*
+ * A treaty notification (docs/treaties.md): the node checks it against
+ * its definition and against our declared inventory before anything is
+ * logged (DESIGN principle 5), and refuses it whole, with every problem,
+ * otherwise.  Body: {"to", "treaty": {"name", "sha256"}, "definition"
+ * (optional: the file's text, for a definition the node does not hold
+ * yet), "kind", "fields", "precedence", "id"}.
+ */
+static void api_notify(struct node *n, struct evhttp_request *req)
+{
+	char err[PERR_MAX + 128], rid[32];
+	json_t *b = api_body(req, err, sizeof err), *tr, *fields, *problems = NULL;
+	const char *to, *kind, *prec, *id;
+	const struct treaty_def *d;
+	struct envelope env;
+	struct npeer *p;
+	struct api_req *r;
+	struct perr e;
+	char *ent = NULL;
+	size_t len;
+	int dup = 0, rc;
+
+	if (b == NULL) {
+		api_error(req, 400, "%s", err);
+		return;
+	}
+	memset(&env, 0, sizeof env);
+	to = json_string_value(json_object_get(b, "to"));
+	tr = json_object_get(b, "treaty");
+	kind = json_string_value(json_object_get(b, "kind"));
+	fields = json_object_get(b, "fields");
+	prec = json_string_value(json_object_get(b, "precedence"));
+	id = json_string_value(json_object_get(b, "id"));
+	if (to == NULL || !json_is_object(tr) || kind == NULL || !json_is_object(fields)) {
+		api_error(req, 400, "notify needs \"to\", \"treaty\", \"kind\" and \"fields\"");
+		goto out;
+	}
+	if ((p = node_peer(n, to)) == NULL) {
+		api_error(req, 404, "no pinned peer named \"%.64s\"", to);
+		goto out;
+	}
+	env.type = ENV_NOTIFICATION;
+	env.prec = ENV_ROUTINE;
+	if (prec && env_prec_parse(prec, &env.prec) != 0) {
+		api_error(req, 400, "precedence \"%.20s\" is not FLASH, IMMEDIATE, PRIORITY "
+			  "or ROUTINE", prec);
+		goto out;
+	}
+	if (id != NULL && (strlen(id) == 0 || strlen(id) > ENV_ID_MAX)) {
+		api_error(req, 400, "id must be 1..%d characters", ENV_ID_MAX);
+		goto out;
+	}
+	d = ntreaty_def(n, json_string_value(json_object_get(tr, "name")),
+			json_string_value(json_object_get(tr, "sha256")),
+			json_string_value(json_object_get(b, "definition")), &e);
+	if (d == NULL) {
+		api_error(req, 422, "%s", e.msg);
+		goto out;
+	}
+	if (id == NULL) {
+		api_random_id(rid);
+		id = rid;
+	} else {
+		/* a retry of a stored submission returns it, unchecked */
+		sqlite3_stmt *st;
+		if (sqlite3_prepare_v2(n->db, "SELECT 1 FROM ids WHERE peer = ?1 AND id = ?2",
+				       -1, &st, NULL) == SQLITE_OK) {
+			sqlite3_bind_text(st, 1, p->card.name, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+			dup = sqlite3_step(st) == SQLITE_ROW;
+			sqlite3_finalize(st);
+		}
+	}
+	if (!dup) {
+		rc = ntreaty_check(n, p, d, kind, fields, &problems, &e);
+		if (rc < 0) {
+			api_error(req, 500, "%s", e.msg);
+			goto out;
+		}
+		if (rc > 0) {
+			api_json(req, 422, json_pack("{s:s, s:o}", "error",
+				"notification refused; nothing was logged", "problems", problems));
+			goto out;
+		}
+	}
+	snprintf(env.id, sizeof env.id, "%s", id);
+	snprintf(env.from, sizeof env.from, "%s", n->conf.name);
+	snprintf(env.to, sizeof env.to, "%s", p->card.name);
+	snprintf(env.treaty_name, sizeof env.treaty_name, "%s", d->name);
+	memcpy(env.treaty_sha256, d->sha256, 32);
+	snprintf(env.kind, sizeof env.kind, "%s", kind);
+	env.fields = fields;
+	env.time = node_now_ms() / 1000;
+	if (env_encode(&env, &ent, &len, &e) != 0) {
+		api_error(req, 400, "%s", e.msg);
+		goto out;
+	}
+	r = api_req_new(n, req, 1);
+	if (r == NULL) {
+		free(ent);
+		api_error(req, 500, "out of memory");
+		goto out;
+	}
+	r->tr_peer = p;
+	if (!dup)
+		ntreaty_accept(n, p, d, id, kind, fields);
+	node_submit(n, p, ENV_NOTIFICATION, env.prec, env.id, ent, len, r, &r->subs[0], &e);
+	r->subs[0]->keyed = json_object_get(b, "id") != NULL;
+out:
+	json_decref(b);
+}
+
 static uint8_t *api_entry(struct node *n, struct npeer *p, uint64_t idx,
 			  size_t *len)
 {
@@ -453,8 +567,13 @@ static char *api_subject(struct node *n, struct npeer *p, uint64_t idx,
 	if (d == NULL)
 		return NULL;
 	if (env_parse(&env, d, len, &e) == 0) {
-		if (env.subject)
+		if (env.subject) {
 			s = strdup(env.subject);
+		} else if (env.type == ENV_NOTIFICATION) {
+			s = malloc(ENV_TREATY_NAME_MAX + ENV_KIND_MAX + 4);
+			if (s)
+				sprintf(s, "%s: %s", env.treaty_name, env.kind);
+		}
 		env_free(&env);
 	}
 	free(d);
@@ -528,6 +647,8 @@ static void api_inbox(struct node *n, struct evhttp_request *req)
 	const char *last_peer = NULL;
 
 	api_page_parse(n, req, &pg);
+	for (i = 0; i < n->npeers; i++)
+		ntreaty_advance(n, n->peers[i]);
 	if (sqlite3_prepare_v2(n->db, "SELECT idx, prec, type, time, received, acked, ackidx"
 			       " FROM inbox WHERE origin = ?1 AND idx > ?2 ORDER BY idx", -1, &st,
 			       NULL) != SQLITE_OK) {
@@ -563,6 +684,8 @@ static void api_inbox(struct node *n, struct evhttp_request *req)
 				!acked && now - rcv > (int64_t)n->conf.ack_deadline[prec & 3] * 1000,
 				"subject", subj);
 			free(subj);
+			if (ntreaty_flags_of(p, idx) != NULL)
+				json_object_set(o, "flags", ntreaty_flags_of(p, idx));
 			if (acked) {
 				json_object_set_new(o, "acknowledged",
 						    api_time_json(sqlite3_column_int64(st, 5)));
@@ -768,6 +891,8 @@ json_t *api_status(struct node *n)
 			(json_int_t)(p->active && p->next_inorder > p->r_size ? p->next_inorder
 									  : p->r_size)));
 		json_object_set_new(po, "held_out_of_order", json_integer((json_int_t)p->d_held.n));
+		ntreaty_advance(n, p);
+		json_object_set_new(po, "treaties", ntreaty_status(n, p));
 		json_object_set_new(po, "missing", json_integer(
 			(json_int_t)(p->dv_size > p->d_size + p->d_held.n
 				     ? p->dv_size - p->d_size - p->d_held.n : 0)));
@@ -912,6 +1037,8 @@ static void api_handle(struct evhttp_request *req, void *arg)
 	}
 	if (cmd == EVHTTP_REQ_POST && strcmp(path, "/api/send") == 0)
 		api_send(n, req);
+	else if (cmd == EVHTTP_REQ_POST && strcmp(path, "/api/notify") == 0)
+		api_notify(n, req);
 	else if (cmd == EVHTTP_REQ_POST && strcmp(path, "/api/ack") == 0)
 		api_ack(n, req);
 	else if (cmd == EVHTTP_REQ_GET && strcmp(path, "/api/inbox") == 0)

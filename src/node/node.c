@@ -1721,8 +1721,10 @@ static void node_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	for (i = 0; i < n->npeers; i++)
+	for (i = 0; i < n->npeers; i++) {
 		node_deadlines(n, n->peers[i], now);
+		ntreaty_advance(n, n->peers[i]);
+	}
 	link_tick(n);
 }
 
@@ -1911,6 +1913,8 @@ static int node_open(struct node *n, const char *dir, struct perr *e)
 	n->db = store_sqlite(n->st);
 	if (sqlite3_exec(n->db, node_schema, NULL, NULL, NULL) != SQLITE_OK)
 		return perr_set(e, "database: %s", sqlite3_errmsg(n->db));
+	if (ntreaty_init(n, e) != 0)
+		return -1;
 	/* Checkpoints on their own thread (ckpt.h), not inside our commits. */
 	sqlite3_exec(n->db, "PRAGMA wal_autocheckpoint=0", NULL, NULL, NULL);
 	if (ckpt_start(&n->ckpt, path, 100, e) != 0)
@@ -1966,8 +1970,10 @@ static void node_close(struct node *n)
 		free(p->v_note);
 		free(p->dv_note);
 		free(p->cs_send);
+		ntreaty_peer_free(p);
 		free(p);
 	}
+	ntreaty_free(n);
 	for (s = n->subs; s; s = snx) {
 		snx = s->next;
 		free(s->ent);

@@ -33,6 +33,8 @@
 #include "nodedir.h"
 #include "note.h"
 #include "store.h"
+#include "replay.h"
+#include "treaty.h"
 
 #define NODE_NPREC 4
 #define NODE_ORIGIN_MAX (2 * CARD_NAME_MAX + 4)
@@ -139,6 +141,7 @@ struct api_req {
 	struct sub **subs;
 	int failed;
 	char err[PERR_MAX];
+	struct npeer *tr_peer;    /* a notification: rebuild on failure */
 	struct api_req *next;
 };
 
@@ -218,6 +221,14 @@ struct npeer {
 	int64_t last_test_tx_ms;
 	int64_t skew_ms;
 	int skew_known;
+
+	/* Treaties (ntreaty.c): our declarations to the peer, per definition
+	 * held (built when first needed); the peer's, applied in log order
+	 * up to tr_in_next; flags per peer entry ("<index>" -> [{code,
+	 * detail}]); submission ids applied to tr_out. */
+	struct treaty_engine *tr_out[TREATY_REG_MAX], *tr_in[TREATY_REG_MAX];
+	uint64_t tr_in_next;
+	json_t *tr_flags, *tr_ids;
 };
 
 struct node {
@@ -252,7 +263,26 @@ struct node {
 	int64_t started_ms;
 	int crashpoint;           /* PARLEY_CRASH: SIGKILL at a named point */
 	int64_t slow_ms;          /* commits slower than this are logged */
+	struct treaty_reg treaties;  /* definitions held (ntreaty.c) */
 };
+
+/* ntreaty.c */
+int ntreaty_init(struct node *n, struct perr *e);
+void ntreaty_free(struct node *n);
+void ntreaty_peer_free(struct npeer *p);
+const struct treaty_def *ntreaty_def(struct node *n, const char *name,
+				     const char *sha_hex, const char *text,
+				     struct perr *e);
+/* 0: legal; 1: refused, *problems a JSON array of lines; -1: error. */
+int ntreaty_check(struct node *n, struct npeer *p, const struct treaty_def *d,
+		  const char *kind, json_t *fields, json_t **problems,
+		  struct perr *e);
+void ntreaty_accept(struct node *n, struct npeer *p, const struct treaty_def *d,
+		    const char *id, const char *kind, json_t *fields);
+void ntreaty_stale(struct npeer *p);
+void ntreaty_advance(struct node *n, struct npeer *p);
+json_t *ntreaty_flags_of(struct npeer *p, uint64_t idx);
+json_t *ntreaty_status(struct node *n, struct npeer *p);
 
 /* node.c */
 int64_t node_now_ms(void);

@@ -90,6 +90,8 @@ static void inspect_fmt(char *buf, size_t cap, double v, int min)
 
 /* ---- odds ---------------------------------------------------------------- */
 
+/* Before an inspection is agreed, both sides want to know what K buys:
+ * the probability for a K, or the K for a probability (odds.h). */
 static int inspect_odds(int argc, char **argv)
 {
 	static const char usage[] = "parley inspect odds N D K [--json]\n"
@@ -156,6 +158,8 @@ static int inspect_odds(int argc, char **argv)
 
 /* ---- commit, disclose, verify -------------------------------------------- */
 
+/* Salts must be unpredictable, or the root would reveal the records that
+ * can be guessed (a status, a count of warheads). */
 static int inspect_salt(void *ctx, uint8_t salt[COMMIT_SALT], struct perr *e)
 {
 	(void)ctx;
@@ -219,6 +223,8 @@ static int inspect_commit(int argc, char **argv)
 	return rc;
 }
 
+/* The private file is read without following links (like a key file) and
+ * checked whole before one item is disclosed from it. */
 static int inspect_disclose(int argc, char **argv)
 {
 	struct commit_set s;
@@ -310,6 +316,8 @@ static int inspect_side(const char *arg, struct select_side *s, char *name,
 	return 0;
 }
 
+/* The draw from two revealed seeds, with nothing else: anyone can run it
+ * to check the selection a node reports. */
 static int inspect_draw(int argc, char **argv)
 {
 	static const char usage[] =
@@ -373,6 +381,7 @@ static int inspect_draw(int argc, char **argv)
 
 /* ---- dispatch ------------------------------------------------------------ */
 
+/* seed, reveal and select need a node's logs: joint.c. */
 int cmd_inspect(int argc, char **argv)
 {
 	if (argc < 2)

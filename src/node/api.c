@@ -401,6 +401,84 @@ out:
 	json_decref(b);
 }
 
+/*
+ * Our part of a joint random selection: {"to", "request": {"origin",
+ * "index"}, "commit": hex} logs a seed-commit; with "seed": hex instead, a
+ * seed-reveal (ntreaty_seed says what is refused).
+ */
+static void api_seed(struct node *n, struct evhttp_request *req)
+{
+	char err[PERR_MAX + 128], rid[32];
+	json_t *b = api_body(req, err, sizeof err), *rq;
+	const char *to, *prec, *id;
+	struct envelope env;
+	struct npeer *p;
+	struct api_req *r;
+	struct perr e;
+	char *ent = NULL;
+	size_t len;
+	int status;
+
+	if (b == NULL) {
+		api_error(req, 400, "%s", err);
+		return;
+	}
+	memset(&env, 0, sizeof env);
+	to = json_string_value(json_object_get(b, "to"));
+	rq = json_object_get(b, "request");
+	prec = json_string_value(json_object_get(b, "precedence"));
+	id = json_string_value(json_object_get(b, "id"));
+	if (to == NULL || !json_is_string(json_object_get(rq, "origin")) ||
+	    !json_is_integer(json_object_get(rq, "index")) ||
+	    json_integer_value(json_object_get(rq, "index")) < 0 ||
+	    (json_object_get(b, "commit") == NULL) == (json_object_get(b, "seed") == NULL)) {
+		api_error(req, 400, "seed needs \"to\", \"request\": {\"origin\", \"index\"} "
+			  "and one of \"commit\" and \"seed\"");
+		goto out;
+	}
+	if ((p = node_peer(n, to)) == NULL) {
+		api_error(req, 404, "no pinned peer named \"%.64s\"", to);
+		goto out;
+	}
+	env.prec = ENV_PRIORITY;
+	if (prec && env_prec_parse(prec, &env.prec) != 0) {
+		api_error(req, 400, "precedence \"%.20s\" is not FLASH, IMMEDIATE, PRIORITY "
+			  "or ROUTINE", prec);
+		goto out;
+	}
+	if (ntreaty_seed(n, p, json_string_value(json_object_get(rq, "origin")),
+			 (uint64_t)json_integer_value(json_object_get(rq, "index")),
+			 json_string_value(json_object_get(b, "commit")),
+			 json_string_value(json_object_get(b, "seed")), &env, &status, &e) != 0) {
+		api_error(req, status, "%s", e.msg);
+		goto out;
+	}
+	if (id == NULL || strlen(id) == 0 || strlen(id) > ENV_ID_MAX) {
+		api_random_id(rid);
+		id = rid;
+	}
+	snprintf(env.id, sizeof env.id, "%s", id);
+	snprintf(env.from, sizeof env.from, "%s", n->conf.name);
+	snprintf(env.to, sizeof env.to, "%s", p->card.name);
+	env.time = node_now_ms() / 1000;
+	if (env_encode(&env, &ent, &len, &e) != 0) {
+		api_error(req, 400, "%s", e.msg);
+		goto out;
+	}
+	r = api_req_new(n, req, 1);
+	if (r == NULL) {
+		free(ent);
+		api_error(req, 500, "out of memory");
+		goto out;
+	}
+	node_submit(n, p, env.type, env.prec, env.id, ent, len, r, &r->subs[0], &e);
+	r->subs[0]->keyed = json_object_get(b, "id") != NULL;
+out:
+	OPENSSL_cleanse(env.seed, sizeof env.seed);
+	env_free(&env);
+	json_decref(b);
+}
+
 static uint8_t *api_entry(struct node *n, struct npeer *p, uint64_t idx,
 			  size_t *len)
 {
@@ -1039,6 +1117,8 @@ static void api_handle(struct evhttp_request *req, void *arg)
 		api_send(n, req);
 	else if (cmd == EVHTTP_REQ_POST && strcmp(path, "/api/notify") == 0)
 		api_notify(n, req);
+	else if (cmd == EVHTTP_REQ_POST && strcmp(path, "/api/seed") == 0)
+		api_seed(n, req);
 	else if (cmd == EVHTTP_REQ_POST && strcmp(path, "/api/ack") == 0)
 		api_ack(n, req);
 	else if (cmd == EVHTTP_REQ_GET && strcmp(path, "/api/inbox") == 0)

@@ -283,6 +283,9 @@ void ntreaty_stale(struct npeer *p);
 void ntreaty_advance(struct node *n, struct npeer *p);
 json_t *ntreaty_flags_of(struct npeer *p, uint64_t idx);
 json_t *ntreaty_status(struct node *n, struct npeer *p);
+int ntreaty_seed(struct node *n, struct npeer *p, const char *req_origin,
+		 uint64_t req_index, const char *commit_hex, const char *seed_hex,
+		 struct envelope *env, int *status, struct perr *e);
 
 /* node.c */
 int64_t node_now_ms(void);

@@ -19,10 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <sqlite3.h>
 
 #include "file.h"
 #include "nodeint.h"
+#include "select.h"
 
 /* Notifications applied per peer per call of ntreaty_advance, so that a
  * long history replayed at startup never holds the loop for long. */
@@ -341,4 +343,141 @@ json_t *ntreaty_status(struct node *n, struct npeer *p)
 						     "limits", lims));
 	}
 	return arr;
+}
+
+/* ---- joint random selection (docs/treaties.md, "Inspections") -------- */
+
+/* Entry idx of origin (ours or the peer's log) into a ref, with its leaf
+ * hash; only durable entries can be referred to. */
+static int make_ref(struct node *n, struct npeer *p, const char *origin, uint64_t idx,
+		    struct env_ref *r, struct perr *e)
+{
+	struct store_log *l = strcmp(origin, p->out_origin) == 0 ? p->out :
+			      strcmp(origin, p->in_origin) == 0 ? p->in : NULL;
+	uint8_t *ent;
+	size_t len;
+
+	(void)n;
+	if (l == NULL)
+		return perr_set(e, "%.200s is not a log between this node and %s", origin,
+				p->card.name);
+	if (idx >= store_log_size(l))
+		return perr_set(e, "%.200s has no entry %llu", origin, (unsigned long long)idx);
+	if (store_entry(l, idx, &ent, &len, e) != 0)
+		return -1;
+	merkle_leaf_hash(r->leaf, ent, len);
+	free(ent);
+	snprintf(r->origin, sizeof r->origin, "%s", origin);
+	r->index = idx;
+	return 0;
+}
+
+/* The first entry of type t in log l (listed in box, ours or theirs)
+ * whose refs include ref; its parsed envelope in *env.  1 found, 0 not. */
+static int find_ref(struct node *n, struct npeer *p, int ours, enum env_type t,
+		    const struct env_ref *ref, uint64_t *at, struct envelope *env)
+{
+	sqlite3_stmt *st;
+	int found = 0;
+
+	if (sqlite3_prepare_v2(n->db, ours ?
+			       "SELECT idx FROM outbox WHERE peer = ?1 AND type = ?2 ORDER BY idx" :
+			       "SELECT idx FROM inbox WHERE origin = ?1 AND type = ?2 ORDER BY idx",
+			       -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(st, 1, ours ? p->card.name : p->in_origin, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, env_type_name(t), -1, SQLITE_STATIC);
+	while (!found && sqlite3_step(st) == SQLITE_ROW) {
+		uint64_t idx = (uint64_t)sqlite3_column_int64(st, 0);
+		uint8_t *ent;
+		size_t len;
+		if (store_entry(ours ? p->out : p->in, idx, &ent, &len, NULL) != 0)
+			continue;
+		if (env_parse(env, ent, len, NULL) == 0) {
+			for (size_t i = 0; i < env->nrefs && !found; i++)
+				found = strcmp(env->refs[i].origin, ref->origin) == 0 &&
+					env->refs[i].index == ref->index &&
+					memcmp(env->refs[i].leaf, ref->leaf, 32) == 0;
+			if (found)
+				*at = idx;
+			else
+				env_free(env);
+		}
+		free(ent);
+	}
+	sqlite3_finalize(st);
+	return found;
+}
+
+/*
+ * Builds our seed-commit (commit_hex given) or seed-reveal (seed given)
+ * for the inspection request at req_origin/req_index into env (type,
+ * refs, commit or seed; the caller fills the common fields).  Refuses,
+ * with an HTTP status in *status: a second commitment; a reveal without
+ * our commitment, or that does not match it, or before the peer's
+ * commitment is held (revealing first would let the peer choose its seed
+ * after seeing ours), or a second reveal.
+ */
+int ntreaty_seed(struct node *n, struct npeer *p, const char *req_origin,
+		 uint64_t req_index, const char *commit_hex, const char *seed_hex,
+		 struct envelope *env, int *status, struct perr *e)
+{
+	struct env_ref req, mine;
+	struct envelope got;
+	uint64_t at;
+	uint8_t seed[32];
+
+	*status = 422;
+	if (make_ref(n, p, req_origin, req_index, &req, e) != 0)
+		return -1;
+	env->refs = calloc(1, sizeof *env->refs);
+	if (env->refs == NULL)
+		return perr_set(e, "out of memory");
+	env->nrefs = 1;
+	if (commit_hex != NULL) {
+		if (find_ref(n, p, 1, ENV_SEED_COMMIT, &req, &at, &got)) {
+			env_free(&got);
+			*status = 409;
+			return perr_set(e, "we already committed a seed for this request "
+					"(entry %llu)", (unsigned long long)at);
+		}
+		if (select_parse_seed(commit_hex, env->seed_hash, e) != 0)
+			return perr_wrap(e, "commit");
+		env->type = ENV_SEED_COMMIT;
+		env->refs[0] = req;
+		return 0;
+	}
+	if (select_parse_seed(seed_hex, seed, e) != 0)
+		return perr_wrap(e, "seed");
+	if (!find_ref(n, p, 1, ENV_SEED_COMMIT, &req, &at, &got))
+		return perr_set(e, "no seed-commit of ours refers to %s/%llu: commit first",
+				req_origin, (unsigned long long)req_index);
+	{
+		char hex[65];
+		for (int i = 0; i < 32; i++)
+			snprintf(hex + 2 * i, 3, "%02x", got.seed_hash[i]);
+		env_free(&got);
+		if (select_check_reveal(hex, seed, e) != 0)
+			return perr_wrap(e, "our seed-commit is entry %llu",
+					 (unsigned long long)at);
+	}
+	if (make_ref(n, p, p->out_origin, at, &mine, e) != 0)
+		return -1;
+	if (!find_ref(n, p, 0, ENV_SEED_COMMIT, &req, &at, &got)) {
+		*status = 409;
+		return perr_set(e, "%s has not committed its seed yet: revealing ours first "
+				"would let it choose its seed after seeing ours", p->card.name);
+	}
+	env_free(&got);
+	if (find_ref(n, p, 1, ENV_SEED_REVEAL, &mine, &at, &got)) {
+		env_free(&got);
+		*status = 409;
+		return perr_set(e, "our seed is already revealed (entry %llu)",
+				(unsigned long long)at);
+	}
+	env->type = ENV_SEED_REVEAL;
+	memcpy(env->seed, seed, 32);
+	env->refs[0] = mine;
+	OPENSSL_cleanse(seed, sizeof seed);
+	return 0;
 }

@@ -23,6 +23,8 @@
 
 /* ---- hex ----------------------------------------------------------------- */
 
+/* Roots and salts are written in lowercase hex, like the envelope's
+ * seed-commit and seed-reveal, so that one value has one spelling. */
 void commit_hex(char *out, const uint8_t *in, size_t n)
 {
 	static const char digits[] = "0123456789abcdef";
@@ -46,6 +48,8 @@ static int commit_hexval(char c)
 	return -1;
 }
 
+/* The exact length is part of the check: a 63- or 65-digit salt is an
+ * error, not a truncation or a padding. */
 int commit_unhex(uint8_t *out, size_t n, const char *s, size_t len)
 {
 	size_t i;
@@ -93,6 +97,8 @@ static int commit_members(const json_t *obj, const char *what,
 	return 0;
 }
 
+/* The commitment arrives from the other party (a data exchange, a file):
+ * every member is checked and bounded before any hashing relies on it. */
 int commit_root_parse(struct commit_root *c, const json_t *j, const char *what,
 		      struct perr *e)
 {
@@ -115,6 +121,8 @@ int commit_root_parse(struct commit_root *c, const json_t *j, const char *what,
 	return 0;
 }
 
+/* Root first, then count: the order a reader expects (jansson keeps the
+ * insertion order). */
 json_t *commit_root_json(const struct commit_root *c)
 {
 	char hex[2 * MERKLE_HASH + 1];
@@ -172,6 +180,9 @@ static int commit_walk(const json_t *v, const char *path, int depth,
 	}
 }
 
+/* The record is what the leaf commits to, so it must be one byte string
+ * per item whatever tool wrote the item: jansson's compact, key-sorted
+ * dump, after the walk has refused what would not reproduce (commit.h). */
 int commit_canonical(const json_t *item, char *buf, size_t cap, size_t *len,
 		     struct perr *e)
 {
@@ -258,6 +269,8 @@ static int commit_alloc(struct commit_set *s, size_t n, struct perr *e)
 	return 0;
 }
 
+/* The salts are what keep undisclosed records private: they are wiped,
+ * not just freed. */
 void commit_set_free(struct commit_set *s)
 {
 	size_t i;
@@ -272,6 +285,8 @@ void commit_set_free(struct commit_set *s)
 	memset(s, 0, sizeof *s);
 }
 
+/* Leaves are in the bytewise order of the ids (strcmp compares as
+ * unsigned char), the order every implementation can reproduce. */
 static int commit_rec_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct commit_record *)a)->id,
@@ -325,6 +340,8 @@ fail:
 	return -1;
 }
 
+/* The private file is the one thing needed later to disclose: every
+ * record with its index and salt, and the commitment it must add up to. */
 int commit_private_json(const struct commit_set *s, json_t **out,
 			struct perr *e)
 {
@@ -411,6 +428,8 @@ static void commit_text_json(struct commit_text *t, json_t *j)
 	free(s);
 }
 
+/* One record a line, because an indented dump of a large inventory is
+ * three times larger than its items (and the CLI bounds what it reads). */
 int commit_private_text(const struct commit_set *s, char **out, size_t *len,
 			struct perr *e)
 {
@@ -446,6 +465,8 @@ int commit_private_text(const struct commit_set *s, char **out, size_t *len,
 	return 0;
 }
 
+/* Everything is recomputed, not trusted: a damaged or edited private file
+ * must be found by its holder, before a disclosure fails at the inspector. */
 int commit_private_load(struct commit_set *s, const json_t *priv,
 			struct perr *e)
 {
@@ -562,6 +583,8 @@ static int commit_find(const struct commit_set *s, const char *id, size_t *at)
 	return -1;
 }
 
+/* A disclosure carries the commitment it belongs to, so that a checker
+ * holding another one is told so before any proof is computed. */
 int commit_disclose(const struct commit_set *s, const char *id, json_t **out,
 		    struct perr *e)
 {

@@ -19,6 +19,7 @@
 #include "nodedir.h"
 #include "note.h"
 #include "replay.h"
+#include "select.h"
 #include "store.h"
 #include "tile.h"
 
@@ -320,6 +321,12 @@ struct rtimes {
 	struct also *a;
 	size_t na, capa;
 };
+
+static void commit_hex_of(char out[65], const uint8_t h[32])
+{
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
 
 static int rtimes_entry(void *ctx, uint64_t idx, const uint8_t *data, size_t len)
 {
@@ -664,5 +671,241 @@ out:
 	free(names);
 	store_close(s);
 	treaty_reg_free(&own);
+	return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Joint random selection (docs/treaties.md, "Inspections")                */
+
+/* Opens origin and its reverse from a node directory or an export. */
+static int open_pair(const char *src, const char *origin, const char *back,
+		     struct rlog *fw, struct rlog *bw, struct store **s,
+		     struct perr *e)
+{
+	char path[4400];
+
+	*s = NULL;
+	snprintf(path, sizeof path, "%s/node.conf", src);
+	if (access(path, F_OK) == 0) {
+		snprintf(path, sizeof path, "%s/node.db", src);
+		if (store_open(s, path, 0, NULL, e) != 0 ||
+		    rlog_open_store(fw, *s, origin, e) != 0)
+			return -1;
+		if (rlog_open_store(bw, *s, back, e) != 0)
+			return -1;
+		return 0;
+	}
+	snprintf(path, sizeof path, "%s/%s", src, origin);
+	if (rlog_open_export(fw, path, e) != 0)
+		return -1;
+	snprintf(path, sizeof path, "%s/%s", src, back);
+	return rlog_open_export(bw, path, e);
+}
+
+struct side {
+	char name[256];
+	char origin[600];            /* its log */
+	int64_t commit_idx;          /* -1: none */
+	char commit[65];
+	int64_t reveal_idx;
+	uint8_t seed[32];
+	int reveal_ok;
+	char reveal_err[PERR_MAX];
+	int64_t reveal_rcv;
+};
+
+struct sctx {
+	const char *req_origin;
+	uint64_t req_index;
+	uint8_t req_leaf[32];
+	int have_req;
+	json_t *req_fields;
+	struct side *side;           /* the side whose log is being read */
+	struct rtimes *rt;           /* receipts of that side's log */
+	json_t *notes;
+};
+
+static int refs_has(const struct envelope *env, const char *origin, uint64_t idx,
+		    const uint8_t *leaf)
+{
+	for (size_t i = 0; i < env->nrefs; i++)
+		if (strcmp(env->refs[i].origin, origin) == 0 && env->refs[i].index == idx &&
+		    (leaf == NULL || memcmp(env->refs[i].leaf, leaf, 32) == 0))
+			return 1;
+	return 0;
+}
+
+static int sel_entry(void *ctx, uint64_t idx, const uint8_t *data, size_t len)
+{
+	struct sctx *c = ctx;
+	struct side *sd = c->side;
+	struct envelope env;
+	struct perr e;
+
+	if (strcmp(sd->origin, c->req_origin) == 0 && idx == c->req_index) {
+		merkle_leaf_hash(c->req_leaf, data, len);
+		if (env_parse(&env, data, len, NULL) == 0) {
+			if (env.type == ENV_NOTIFICATION) {
+				c->req_fields = json_incref(env.fields);
+				c->have_req = 1;
+			}
+			env_free(&env);
+		}
+		return 0;
+	}
+	if (env_parse(&env, data, len, NULL) != 0)
+		return 0;
+	if (env.type == ENV_SEED_COMMIT && sd->commit_idx < 0 && c->have_req &&
+	    refs_has(&env, c->req_origin, c->req_index, c->req_leaf)) {
+		sd->commit_idx = (int64_t)idx;
+		commit_hex_of(sd->commit, env.seed_hash);
+	} else if (env.type == ENV_SEED_REVEAL && sd->commit_idx >= 0 && sd->reveal_idx < 0 &&
+		   refs_has(&env, sd->origin, (uint64_t)sd->commit_idx, NULL)) {
+		/* the first reveal of the commitment is the one that counts */
+		sd->reveal_idx = (int64_t)idx;
+		memcpy(sd->seed, env.seed, 32);
+		sd->reveal_ok = select_check_reveal(sd->commit, env.seed, &e) == 0;
+		if (!sd->reveal_ok)
+			snprintf(sd->reveal_err, sizeof sd->reveal_err, "%s", e.msg);
+		sd->reveal_rcv = rtimes_of(c->rt, idx);
+	}
+	env_free(&env);
+	return 0;
+}
+
+int replay_selection(const char *src, const char *req_origin, uint64_t req_index,
+		     int64_t now, json_t **out, struct perr *e)
+{
+	struct rlog fw, bw;
+	struct store *s = NULL;
+	struct side sides[2];
+	struct rtimes rts[2];
+	struct sctx c;
+	const char *to = strstr(req_origin, "/to/");
+	char back[600], rb[ENV_TIME_LEN + 1];
+	json_t *arr = NULL, *sel = json_null(), *rf;
+	const char *round, *outcome;
+	int64_t n, k, deadline;
+	int rc = -1, i;
+
+	*out = NULL;
+	memset(&c, 0, sizeof c);
+	memset(rts, 0, sizeof rts);
+	memset(sides, 0, sizeof sides);
+	memset(&fw, 0, sizeof fw);
+	memset(&bw, 0, sizeof bw);
+	if (to == NULL || to == req_origin || to[4] == '\0' || strlen(req_origin) > 520)
+		return perr_set(e, "\"%.80s\" is not a log origin (FROM/to/TO)", req_origin);
+	snprintf(back, sizeof back, "%s/to/%.*s", to + 4, (int)(to - req_origin), req_origin);
+	if (open_pair(src, req_origin, back, &fw, &bw, &s, e) != 0)
+		goto out;
+	for (i = 0; i < 2; i++) {
+		struct rlog *l = i == 0 ? &fw : &bw;
+		memcpy(sides[i].origin, l->origin, sizeof sides[i].origin);
+		snprintf(sides[i].name, sizeof sides[i].name, "%.*s",
+			 (int)(strstr(l->origin, "/to/") - l->origin), l->origin);
+		sides[i].commit_idx = sides[i].reveal_idx = -1;
+		sides[i].reveal_rcv = -1;
+		/* side i's entries are receipted in the other side's log */
+		rts[i].of = sides[i].origin;
+	}
+	if (req_index >= fw.size) {
+		perr_set(e, "%s has %llu entries: no entry %llu", req_origin,
+			 (unsigned long long)fw.size, (unsigned long long)req_index);
+		goto out;
+	}
+	if (rlog_each(&bw, rtimes_entry, &rts[0], e) != 0 ||
+	    rlog_each(&fw, rtimes_entry, &rts[1], e) != 0)
+		goto out;
+	qsort(rts[0].a, rts[0].na, sizeof *rts[0].a, cmp_also);
+	qsort(rts[1].a, rts[1].na, sizeof *rts[1].a, cmp_also);
+	c.req_origin = req_origin;
+	c.req_index = req_index;
+	c.side = &sides[0];
+	c.rt = &rts[0];
+	if (rlog_each(&fw, sel_entry, &c, e) != 0)
+		goto out;
+	if (!c.have_req) {
+		perr_set(e, "entry %llu of %s is not a notification", (unsigned long long)req_index,
+			 req_origin);
+		goto out;
+	}
+	rf = c.req_fields;
+	round = json_string_value(json_object_get(rf, "round"));
+	n = json_integer_value(json_object_get(rf, "n"));
+	k = json_integer_value(json_object_get(rf, "k"));
+	if (round == NULL || !json_is_integer(json_object_get(rf, "n")) ||
+	    !json_is_integer(json_object_get(rf, "k")) ||
+	    !json_is_string(json_object_get(rf, "reveal_by")) ||
+	    treaty_time_parse(json_string_value(json_object_get(rf, "reveal_by")), &deadline) != 0) {
+		perr_set(e, "entry %llu of %s is not an inspection request (fields round, n, k, "
+			 "reveal_by)", (unsigned long long)req_index, req_origin);
+		goto out;
+	}
+	c.side = &sides[1];
+	c.rt = &rts[1];
+	if (rlog_each(&bw, sel_entry, &c, e) != 0)
+		goto out;
+	/* Both sides must have revealed, validly, and been received by the
+	 * deadline; there is no fallback (withholding must not bias). */
+	outcome = "selected";
+	arr = json_array();
+	for (i = 0; i < 2; i++) {
+		struct side *sd = &sides[i];
+		const char *st;
+		if (sd->reveal_idx >= 0 && !sd->reveal_ok)
+			st = "rejected";
+		else if (sd->reveal_idx >= 0 && sd->reveal_rcv >= 0 && sd->reveal_rcv <= deadline)
+			st = "revealed";
+		else if (sd->reveal_idx >= 0 && sd->reveal_rcv > deadline)
+			st = "late";
+		else
+			st = now <= deadline ? "pending" : "refused";
+		if (strcmp(st, "revealed") != 0) {
+			if (strcmp(st, "pending") == 0 && strcmp(outcome, "selected") == 0)
+				outcome = "pending";
+			else if (strcmp(st, "pending") != 0)
+				outcome = "refused";
+		}
+		json_t *o = json_pack("{sssssIsIss}", "name", sd->name, "log", sd->origin,
+				      "commit_index", (json_int_t)sd->commit_idx,
+				      "reveal_index", (json_int_t)sd->reveal_idx, "status", st);
+		if (sd->reveal_rcv >= 0) {
+			env_time_format(sd->reveal_rcv, rb);
+			json_object_set_new(o, "reveal_received", json_string(rb));
+		}
+		if (sd->reveal_err[0])
+			json_object_set_new(o, "error", json_string(sd->reveal_err));
+		json_array_append_new(arr, o);
+	}
+	if (strcmp(outcome, "selected") == 0) {
+		struct select_side a = { sides[0].name, { 0 } }, b = { sides[1].name, { 0 } };
+		uint64_t *idx = malloc(((size_t)k + 1) * sizeof *idx);
+		memcpy(a.seed, sides[0].seed, 32);
+		memcpy(b.seed, sides[1].seed, 32);
+		if (idx == NULL || select_draw(round, (uint64_t)n, (uint64_t)k, &a, &b, idx, e) != 0) {
+			free(idx);
+			goto out;
+		}
+		json_decref(sel);
+		sel = json_array();
+		for (int64_t x = 0; x < k; x++)
+			json_array_append_new(sel, json_integer((json_int_t)idx[x]));
+		free(idx);
+	}
+	*out = json_pack("{s{sssIsssIsIsO}sOsssO}", "request", "origin", req_origin, "index",
+			 (json_int_t)req_index, "round", round, "n", (json_int_t)n, "k",
+			 (json_int_t)k, "reveal_by", json_object_get(rf, "reveal_by"),
+			 "sides", arr, "outcome", outcome, "selection", sel);
+	rc = *out ? 0 : perr_set(e, "out of memory");
+out:
+	json_decref(arr);
+	json_decref(sel);
+	json_decref(c.req_fields);
+	for (i = 0; i < 2; i++) {
+		free(rts[i].r);
+		free(rts[i].a);
+	}
+	store_close(s);
 	return rc;
 }

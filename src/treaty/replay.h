@@ -71,4 +71,20 @@ int treaty_resolve_load(struct treaty_def **d, const char *arg, struct perr *e);
 int replay_run(const char *src, const char *party, const char *to,
 	       struct treaty_reg *reg, json_t **out, struct perr *e);
 
+/*
+ * The joint random selection of an inspection (docs/treaties.md), from
+ * the logs alone: the request is entry req_index of req_origin (a
+ * notification whose fields include round, n, k and reveal_by); each
+ * side's first seed-commit referring to it, and the first seed-reveal
+ * referring to that commit, count.  A reveal counts if it matches its
+ * commitment and the other side's receipt of it is no later than
+ * reveal_by.  *out: {"request", "sides": [{"name", "log", "commit_index",
+ * "reveal_index", "reveal_received", "status": revealed | rejected |
+ * late | pending | refused, "error"}], "outcome": selected | pending |
+ * refused, "selection": [indices] or null}.  now decides pending versus
+ * refused for a side that has not revealed.
+ */
+int replay_selection(const char *src, const char *req_origin, uint64_t req_index,
+		     int64_t now, json_t **out, struct perr *e);
+
 #endif

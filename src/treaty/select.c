@@ -23,6 +23,8 @@ struct select_stream {
 	unsigned pos;                  /* values of block already taken, 0..4 */
 };
 
+/* The key binds the round and both seeds; the tag and the separators keep
+ * one (round, seeds) from being read as another. */
 static void select_stream_init(struct select_stream *st, const char *round,
 			       const uint8_t first[SELECT_SEED],
 			       const uint8_t second[SELECT_SEED])
@@ -44,6 +46,8 @@ static void select_stream_init(struct select_stream *st, const char *round,
 	st->pos = 4;
 }
 
+/* Values are taken in order, four per block, so that another
+ * implementation consumes exactly the same stream (select.h). */
 static uint64_t select_next(struct select_stream *st)
 {
 	const uint8_t *p;
@@ -80,6 +84,7 @@ static uint64_t select_uniform(struct select_stream *st, uint64_t m)
 	return x % m;
 }
 
+/* The result is published sorted: the set drawn, not the shuffle order. */
 static int select_cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -87,6 +92,8 @@ static int select_cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Side names only order the seeds, but an empty or unbounded name is a
+ * caller's bug worth reporting. */
 static int select_side_ok(const struct select_side *s, struct perr *e)
 {
 	size_t len;
@@ -99,6 +106,8 @@ static int select_side_ok(const struct select_side *s, struct perr *e)
 	return 0;
 }
 
+/* Bounds first, so that the allocation of a is at most 40 MB and out is
+ * never written when the request is refused. */
 int select_draw(const char *round, uint64_t n, uint64_t k,
 		const struct select_side *a, const struct select_side *b,
 		uint64_t *out, struct perr *e)
@@ -147,6 +156,7 @@ int select_draw(const char *round, uint64_t n, uint64_t k,
 	return 0;
 }
 
+/* The commitment a side logs before it may see the other side's. */
 void select_seed_commit(char hex[2 * SELECT_SEED + 1],
 			const uint8_t seed[SELECT_SEED])
 {
@@ -156,6 +166,8 @@ void select_seed_commit(char hex[2 * SELECT_SEED + 1],
 	commit_hex(hex, h, sizeof h);
 }
 
+/* A reveal is only worth anything if it opens the commitment logged
+ * before: otherwise the last side to reveal could choose its seed. */
 int select_check_reveal(const char *commit_hex, const uint8_t seed[SELECT_SEED],
 			struct perr *e)
 {
@@ -170,6 +182,7 @@ int select_check_reveal(const char *commit_hex, const uint8_t seed[SELECT_SEED],
 	return 0;
 }
 
+/* Seeds are given as the envelope writes them: 64 lowercase hex. */
 int select_parse_seed(const char *hex, uint8_t seed[SELECT_SEED],
 		      struct perr *e)
 {

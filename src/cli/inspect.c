@@ -37,7 +37,7 @@ static const char inspect_usage[] =
 	"parley inspect odds N D K [--json]\n"
 	"       parley inspect odds N D --confidence P [--json]\n"
 	"       parley inspect commit ITEMS PRIVATE\n"
-	"       parley inspect disclose PRIVATE ITEM_ID\n"
+	"       parley inspect disclose PRIVATE ITEM_ID|--index N\n"
 	"       parley inspect verify COMMITMENT DISCLOSURE\n"
 	"       parley inspect draw --round R --n N --k K NAME=SEED NAME=SEED [--json]\n"
 	"       parley inspect seed|reveal|select ...";
@@ -232,15 +232,28 @@ static int inspect_disclose(int argc, char **argv)
 	struct perr e;
 	int rc;
 
-	if (argc != 3 || INSPECT_IS_OPT(argv[1]))
-		return cli_usage("parley inspect disclose PRIVATE ITEM_ID");
+	const char *id;
+	uint64_t idx = 0;
+	int byindex = argc == 4 && strcmp(argv[2], "--index") == 0;
+
+	/* by id, or by index (what a joint selection draws) */
+	if ((argc != 3 && !byindex) || INSPECT_IS_OPT(argv[1]) ||
+	    (!byindex && INSPECT_IS_OPT(argv[2])) ||
+	    (byindex && cli_parse_u64(argv[3], &idx) != 0))
+		return cli_usage("parley inspect disclose PRIVATE ITEM_ID|--index N");
 	if (inspect_load(argv[1], 1, &priv, &e) != 0)
 		return cli_fail("%s", e.msg);
 	rc = commit_private_load(&s, priv, &e);
 	json_decref(priv);
 	if (rc != 0)
 		return cli_fail("%s: %s", argv[1], e.msg);
-	rc = commit_disclose(&s, argv[2], &d, &e);
+	if (byindex && idx >= s.n) {
+		commit_set_free(&s);
+		return cli_fail("index %llu is not below the %zu items committed",
+				(unsigned long long)idx, s.n);
+	}
+	id = byindex ? s.rec[idx].id : argv[2];
+	rc = commit_disclose(&s, id, &d, &e);
 	commit_set_free(&s);
 	if (rc != 0)
 		return cli_fail("%s", e.msg);

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "commit.h"
 #include "envelope.h"
 #include "replay.h"
 #include "treaty.h"
@@ -189,9 +190,10 @@ static int treaty_cmd_check(int argc, char **argv)
 	} else {
 		const char *party = json_string_value(json_object_get(inv, "party"));
 		const char *asof = json_string_value(json_object_get(inv, "as_of"));
-		printf("%s: %s%s%s%s, %zu items\n", treaty_label(d->label, o.lang, d->name),
+		printf("%s: %s%s%s, %zu %s\n", treaty_label(d->label, o.lang, d->name),
 		       party ? party : o.pos[1], asof ? (o.lang == TREATY_RU ? " на " : " as of ") : "",
-		       asof ? asof : "", "", treaty_item_count(g));
+		       asof ? asof : "", treaty_item_count(g),
+		       o.lang == TREATY_RU ? "ед." : "items");
 		for (size_t l = 0; l < d->nlimits; l++)
 			printf("  %-58s %6lld / %-6lld %s %lld\n",
 			       treaty_label(d->limits[l].label, o.lang, d->limits[l].name),
@@ -306,7 +308,7 @@ static void show_value(const struct treaty_def *d, const struct treaty_field *f,
 		printf("%s\n", s);
 		return;
 	}
-	dump = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	dump = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(10));
 	printf("%s\n", dump ? dump : "?");
 	free(dump);
 }
@@ -458,6 +460,128 @@ static int treaty_cmd_replay(int argc, char **argv)
 	return 0;
 }
 
+/* ---- treaty exchange ---------------------------------------------------- */
+
+/*
+ * A data-exchange notification made from an inventory file: the items,
+ * item_count and the totals the items count, under the definition's
+ * declare kind; with --commitment, the commitment of a private file made
+ * by `parley inspect commit` from the same items; with --no-items, the
+ * totals and the commitment only (the items stay private until an
+ * inspection discloses them).  Printed on stdout, for `parley notify`.
+ */
+static int treaty_cmd_exchange(int argc, char **argv)
+{
+	static const char usage[] =
+		"parley treaty exchange TREATY INVENTORY --exchange ID [--commitment PRIVATE] "
+		"[--no-items]";
+	const char *pos[2] = { NULL, NULL }, *xid = NULL, *priv = NULL;
+	struct treaty_def *d = NULL;
+	const struct treaty_kind *k = NULL;
+	struct commit_set cs;
+	struct perr e;
+	json_t *inv = NULL, *items, *fields = NULL, *tot, *pj = NULL;
+	int64_t *t = NULL;
+	int i, npos = 0, noitems = 0, rc = CLI_EXIT_FAIL;
+	char *out;
+
+	memset(&cs, 0, sizeof cs);
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--exchange") == 0 && i + 1 < argc)
+			xid = argv[++i];
+		else if (strcmp(argv[i], "--commitment") == 0 && i + 1 < argc)
+			priv = argv[++i];
+		else if (strcmp(argv[i], "--no-items") == 0)
+			noitems = 1;
+		else if (npos < 2 && argv[i][0] != '-')
+			pos[npos++] = argv[i];
+		else
+			return cli_usage(usage);
+	}
+	if (npos != 2 || xid == NULL || (noitems && priv == NULL))
+		return cli_usage(usage);
+	if (treaty_resolve_load(&d, pos[0], &e) != 0)
+		return cli_fail("%s", e.msg);
+	for (size_t x = 0; x < d->nkinds && k == NULL; x++)
+		if (d->kinds[x].op == TOP_DECLARE)
+			k = &d->kinds[x];
+	if (k == NULL) {
+		cli_fail("%s defines no data exchange (no kind with a declare effect)", d->name);
+		goto out;
+	}
+	if ((inv = load_json(pos[1], &e)) == NULL) {
+		cli_fail("%s", e.msg);
+		goto out;
+	}
+	items = json_is_object(inv) ? json_object_get(inv, "items") : inv;
+	if (!json_is_array(items)) {
+		cli_fail("%s: an inventory is an array of items or an object with \"items\"",
+			 pos[1]);
+		goto out;
+	}
+	t = calloc(d->nlimits + 1, sizeof *t);
+	fields = json_object();
+	tot = json_object();
+	if (t == NULL || fields == NULL || tot == NULL) {
+		json_decref(tot);
+		cli_fail("out of memory");
+		goto out;
+	}
+	treaty_totals_of(d, items, t);
+	for (size_t l = 0; l < d->nlimits; l++)
+		json_object_set_new(tot, d->limits[l].name, json_integer((json_int_t)t[l]));
+	json_object_set_new(fields, k->fields[k->f_exchange].name, json_string(xid));
+	if (json_is_string(json_object_get(inv, "as_of")))
+		for (size_t f = 0; f < k->nfields; f++)
+			if (strcmp(k->fields[f].name, "as_of") == 0)
+				json_object_set(fields, "as_of", json_object_get(inv, "as_of"));
+	json_object_set_new(fields, k->fields[k->f_count].name,
+			    json_integer((json_int_t)json_array_size(items)));
+	if (!noitems)
+		json_object_set(fields, k->fields[k->f_items].name, items);
+	if (k->f_totals >= 0)
+		json_object_set_new(fields, k->fields[k->f_totals].name, tot);
+	else
+		json_decref(tot);
+	if (priv != NULL) {
+		if (k->f_commitment < 0) {
+			cli_fail("%s's %s has no commitment field", d->name, k->name);
+			goto out;
+		}
+		if ((pj = load_json(priv, &e)) == NULL || commit_private_load(&cs, pj, &e) != 0) {
+			cli_fail("%s: %s", priv, e.msg);
+			goto out;
+		}
+		if (cs.c.count != json_array_size(items)) {
+			cli_fail("%s commits to %llu items, the inventory has %zu", priv,
+				 (unsigned long long)cs.c.count, json_array_size(items));
+			goto out;
+		}
+		json_object_set_new(fields, k->fields[k->f_commitment].name,
+				    commit_root_json(&cs.c));
+	}
+	{
+		json_t *n = json_pack("{sssO}", "kind", k->name, "fields", fields);
+		out = json_dumps(n, JSON_COMPACT);
+		json_decref(n);
+	}
+	if (out == NULL) {
+		cli_fail("out of memory");
+		goto out;
+	}
+	printf("%s\n", out);
+	free(out);
+	rc = 0;
+out:
+	commit_set_free(&cs);
+	json_decref(pj);
+	free(t);
+	json_decref(fields);
+	json_decref(inv);
+	treaty_def_free(d);
+	return rc;
+}
+
 int cmd_treaty(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "check") == 0)
@@ -468,7 +592,9 @@ int cmd_treaty(int argc, char **argv)
 		return treaty_cmd_show(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "replay") == 0)
 		return treaty_cmd_replay(argc - 1, argv + 1);
-	return cli_usage("parley treaty check|validate|show|replay ...");
+	if (argc >= 2 && strcmp(argv[1], "exchange") == 0)
+		return treaty_cmd_exchange(argc - 1, argv + 1);
+	return cli_usage("parley treaty check|validate|show|replay|exchange ...");
 }
 
 /* ---- notify ------------------------------------------------------------- */

@@ -36,6 +36,7 @@ struct texch {
 	json_t *items;          /* the parts' items, in part order */
 	json_t **part_items;    /* per part, until complete */
 	json_t *totals;         /* declared totals (first part that has them) */
+	json_t *commitment;     /* declared commitment (first part that has it) */
 	int has_items;          /* some part lists items (else: commitment only) */
 	int done;
 };
@@ -52,6 +53,7 @@ struct treaty_engine {
 	struct treaty_flag *flags;
 	size_t nflags, capflags;
 	size_t applied;
+	json_t *committed;      /* the last complete exchange's commitment */
 	int declared;           /* a declaration (exchange or load) was made */
 };
 
@@ -191,6 +193,7 @@ static void exch_free(struct texch *x)
 	free(x->got);
 	json_decref(x->items);
 	json_decref(x->totals);
+	json_decref(x->commitment);
 	if (x->part_items != NULL)
 		for (int64_t p = 0; p < x->parts; p++)
 			json_decref(x->part_items[p]);
@@ -211,6 +214,7 @@ void treaty_engine_free(struct treaty_engine *g)
 	free(g->tot);
 	free(g->over);
 	json_decref(g->open);
+	json_decref(g->committed);
 	free(g);
 }
 
@@ -277,6 +281,11 @@ size_t treaty_item_count(const struct treaty_engine *g)
 size_t treaty_applied(const struct treaty_engine *g)
 {
 	return g->applied;
+}
+
+const json_t *treaty_commitment(const struct treaty_engine *g)
+{
+	return g->committed;
 }
 
 const json_t *treaty_open_records(const struct treaty_engine *g)
@@ -587,6 +596,12 @@ static void exch_complete(struct treaty_engine *g, struct texch *x, uint64_t ind
 		x->part_items[p] = NULL;
 	}
 	x->done = 1;
+	if (x->commitment != NULL) {
+		json_decref(g->committed);
+		g->committed = json_pack("{sssOsO}", "exchange", x->id, "root",
+					 json_object_get(x->commitment, "root"), "count",
+					 json_object_get(x->commitment, "count"));
+	}
 	if (!x->has_items) {
 		/* A committed declaration without its items: the item details
 		 * stay private (inspections disclose them), so what can be
@@ -762,6 +777,10 @@ static void effect_do(struct treaty_engine *g, const struct treaty_kind *k,
 		x->has_items |= items != NULL;
 		if (tot != NULL && x->totals == NULL)
 			x->totals = json_incref(tot);
+		if (k->f_commitment >= 0 && x->commitment == NULL &&
+		    json_object_get(fields, k->fields[k->f_commitment].name) != NULL)
+			x->commitment = json_incref(json_object_get(fields,
+						k->fields[k->f_commitment].name));
 		if (x->ngot == x->parts)
 			exch_complete(g, x, index);
 		return;

@@ -508,6 +508,8 @@ static json_t *engine_report(const struct treaty_def *d, struct treaty_engine *g
 		      (json_int_t)treaty_applied(g), "items",
 		      (json_int_t)treaty_item_count(g), "inventory_sha256", hex,
 		      "limits", lims, "open", treaty_open_records(g), "flags", flags);
+	if (treaty_commitment(g) != NULL)
+		json_object_set(o, "commitment", (json_t *)treaty_commitment(g));
 	free(tot);
 	return o;
 }

@@ -251,5 +251,8 @@ size_t treaty_item_count(const struct treaty_engine *g);
 /* Records opened and not closed (launch notices): object key -> index. */
 const json_t *treaty_open_records(const struct treaty_engine *g);
 size_t treaty_applied(const struct treaty_engine *g);
+/* The commitment of the last complete data exchange that carried one:
+ * {"exchange", "root", "count"}, or NULL. */
+const json_t *treaty_commitment(const struct treaty_engine *g);
 
 #endif

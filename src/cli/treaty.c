@@ -537,6 +537,9 @@ static int treaty_cmd_exchange(int argc, char **argv)
 				json_object_set(fields, "as_of", json_object_get(inv, "as_of"));
 	json_object_set_new(fields, k->fields[k->f_count].name,
 			    json_integer((json_int_t)json_array_size(items)));
+	/* one part; notify cuts it into numbered parts if it is too large */
+	json_object_set_new(fields, k->fields[k->f_part].name, json_integer(1));
+	json_object_set_new(fields, k->fields[k->f_parts].name, json_integer(1));
 	if (!noitems)
 		json_object_set(fields, k->fields[k->f_items].name, items);
 	if (k->f_totals >= 0)

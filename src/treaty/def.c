@@ -71,6 +71,8 @@ static int only(struct dctx *c, const char *path, const json_t *obj,
 	const char *k;
 	json_t *v;
 
+	if (!json_is_object(obj))
+		return dfail(c, path, "must be an object");
 	json_object_foreach((json_t *)obj, k, v) {
 		size_t i;
 		for (i = 0; allowed[i] != NULL; i++)
@@ -263,7 +265,7 @@ static int field_parse(struct dctx *c, const char *path, const char *name,
 			pfmt(p, sizeof p, "%s.values.%s", path, code);
 			if (!name_ok(code))
 				return dfail(c, p, "not a valid code name");
-			if (!json_is_object(cv) || only(c, p, cv, vm) != 0 ||
+			if (only(c, p, cv, vm) != 0 ||
 			    get_label(c, p, cv, &l) != 0)
 				return -1;
 		}
@@ -314,7 +316,7 @@ static int statuses_parse(struct dctx *c, json_t *obj)
 		pfmt(p, sizeof p, "statuses.%s", k);
 		if (!name_ok(k))
 			return dfail(c, p, "not a valid name");
-		if (!json_is_object(v) || only(c, p, v, members) != 0 ||
+		if (only(c, p, v, members) != 0 ||
 		    get_label(c, p, v, &d->statuses[d->nstatuses].label) != 0)
 			return -1;
 		d->statuses[d->nstatuses++].name = k;
@@ -371,7 +373,7 @@ static int categories_parse(struct dctx *c, json_t *obj)
 		pfmt(p, sizeof p, "categories.%s", k);
 		if (!name_ok(k))
 			return dfail(c, p, "not a valid name");
-		if (!json_is_object(v) || only(c, p, v, members) != 0 ||
+		if (only(c, p, v, members) != 0 ||
 		    get_label(c, p, v, &cat->label) != 0)
 			return -1;
 		cat->name = k;
@@ -464,7 +466,7 @@ static int limits_parse(struct dctx *c, json_t *arr)
 		json_t *nm = json_object_get(v, "name"), *cnt = json_object_get(v, "count");
 
 		pfmt(p, sizeof p, "limits[%zu]", i);
-		if (!json_is_object(v) || only(c, p, v, members) != 0)
+		if (only(c, p, v, members) != 0)
 			return -1;
 		if (!json_is_string(nm) || !name_ok(json_string_value(nm)))
 			return dfail(c, p, "needs a valid \"name\"");
@@ -484,12 +486,13 @@ static int limits_parse(struct dctx *c, json_t *arr)
 		l->terms = calloc(json_array_size(cnt), sizeof *l->terms);
 		if (l->terms == NULL)
 			return dfail(c, p, "out of memory");
+		d->nlimits++;   /* from here treaty_def_free releases the terms */
 		json_array_foreach(cnt, j, t) {
 			struct treaty_term *tm = &l->terms[j];
 			json_t *sum = json_object_get(t, "sum");
 
 			pfmt(q, sizeof q, "%s.count[%zu]", p, j);
-			if (!json_is_object(t) || only(c, q, t, tmembers) != 0)
+			if (only(c, q, t, tmembers) != 0)
 				return -1;
 			if (cats_mask(c, q, json_object_get(t, "categories"), &tm->cats) != 0 ||
 			    status_set(c, q, json_object_get(t, "statuses"), 0, &tm->stats) != 0)
@@ -510,7 +513,6 @@ static int limits_parse(struct dctx *c, json_t *arr)
 				return -1;
 		}
 		l->nterms = json_array_size(cnt);
-		d->nlimits++;
 	}
 	return 0;
 }
@@ -569,10 +571,11 @@ static int sets_parse(struct dctx *c, const char *path, json_t *eff,
 				return dfail(c, p, "an item's id and category never change");
 			s->field = -1;
 			if (pass == 0) {
-				if (!json_is_string(v) ||
-				    (s->field = field_find(k->fields, k->nfields,
-							   json_string_value(v))) < 0)
+				if (!json_is_string(v))
 					return dfail(c, p, "must name a field of the kind");
+				if ((s->field = field_find(k->fields, k->nfields,
+							   json_string_value(v))) < 0)
+					return dfail(c, p, "no field \"%s\"", json_string_value(v));
 				if (k->fields[s->field].type != d->item_fields[s->attr].type)
 					return dfail(c, p, "field \"%s\" is not of the item field's type",
 						     json_string_value(v));
@@ -618,8 +621,10 @@ static int effect_parse(struct dctx *c, const char *path, json_t *eff,
 	k->f_item = k->f_key = -1;
 	k->f_exchange = k->f_part = k->f_parts = k->f_items = k->f_count = -1;
 	k->f_commitment = k->f_totals = -1;
-	if (!json_is_object(eff) || only(c, path, eff, members) != 0)
-		return eff == NULL ? dfail(c, path, "no effect") : -1;
+	if (eff == NULL)
+		return dfail(c, path, "no effect");
+	if (only(c, path, eff, members) != 0)
+		return -1;
 	for (i = 0; i < sizeof ops / sizeof ops[0]; i++)
 		if (json_is_string(op) && strcmp(json_string_value(op), ops[i].name) == 0)
 			break;
@@ -671,9 +676,8 @@ static int deadline_parse(struct dctx *c, const char *path, json_t *dl,
 	k->dl_field = -1;
 	if (dl == NULL)
 		return 0;
-	if (!json_is_object(dl) || only(c, path, dl, members) != 0)
-		return dl == NULL ? 0 : (json_is_object(dl) ? -1 :
-					 dfail(c, path, "must be an object"));
+	if (only(c, path, dl, members) != 0)
+		return -1;
 	if (effect_field(c, path, dl, "field", k, T(TF_DATE) | T(TF_DATETIME), 0,
 			 &k->dl_field) != 0)
 		return -1;
@@ -707,7 +711,7 @@ static int kinds_parse(struct dctx *c, json_t *obj)
 		pfmt(p, sizeof p, "kinds.%s", name);
 		if (!name_ok(name))
 			return dfail(c, p, "not a valid kind name");
-		if (!json_is_object(v) || only(c, p, v, members) != 0 ||
+		if (only(c, p, v, members) != 0 ||
 		    get_label(c, p, v, &k->label) != 0)
 			return -1;
 		k->name = name;

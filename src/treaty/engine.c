@@ -316,7 +316,7 @@ json_t *treaty_inventory(const struct treaty_engine *g)
 			v[k++] = g->slots[i].rec;
 	qsort(v, k, sizeof *v, cmp_id);
 	for (i = 0; i < k; i++)
-		json_array_append(arr, v[i]);
+		json_array_append_new(arr, json_deep_copy(v[i]));
 	free(v);
 	return arr;
 }
@@ -390,9 +390,9 @@ static void judge_deadline(struct treaty_engine *g, const struct treaty_kind *k,
 	env_time_format(received, rt);
 	if (k->dl == TDL_WITHIN_DAYS) {
 		int64_t day = t >= 0 ? t / 86400 : (t - 86399) / 86400;
-		due = (day + k->dl_n + 1) * 86400;
-		if (received > due) {
-			env_time_format(due, dt);
+		due = (day + k->dl_n + 1) * 86400;   /* 24:00 of the N-th day */
+		if (received >= due) {
+			env_time_format(due - 1, dt);
 			flag(g, index, "late", "%s received %s, due by %s (%lld days after %s %s)",
 			     k->name, rt, dt, (long long)k->dl_n, fname, s);
 		}
@@ -422,8 +422,10 @@ static const char *fstr(const struct treaty_kind *k, int f, const json_t *fields
 
 static struct texch *exch_find(struct treaty_engine *g, const char *id)
 {
+	/* a completed exchange stays: a part sent again is an extra part,
+	 * never the start of a new exchange under the same id */
 	for (size_t i = 0; i < g->nex; i++)
-		if (!g->ex[i].done && strcmp(g->ex[i].id, id) == 0)
+		if (strcmp(g->ex[i].id, id) == 0)
 			return &g->ex[i];
 	return NULL;
 }

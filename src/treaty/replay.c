@@ -428,10 +428,8 @@ struct rctx {
 static void top_flag(struct rctx *c, uint64_t idx, const char *code,
 		     const char *detail)
 {
-	json_t *f = json_pack("{sIsssss}", "index", (json_int_t)idx, "code", code,
-			      "detail", detail, "treaty", "");
-	json_object_del(f, "treaty");
-	json_array_append_new(c->top_flags, f);
+	json_array_append_new(c->top_flags, json_pack("{sIssss}", "index", (json_int_t)idx,
+						      "code", code, "detail", detail));
 }
 
 static int replay_entry(void *ctx, uint64_t idx, const uint8_t *data, size_t len)

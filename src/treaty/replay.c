@@ -644,7 +644,8 @@ int replay_run(const char *src, const char *party, const char *to,
 	c.top_flags = json_array();
 	if (ql.size > 0 && rlog_each(&ql, rtimes_entry, &c.rt, e) != 0)
 		goto out;
-	qsort(c.rt.a, c.rt.na, sizeof *c.rt.a, cmp_also);
+	if (c.rt.na > 0)
+		qsort(c.rt.a, c.rt.na, sizeof *c.rt.a, cmp_also);
 	if (rlog_each(&pl, replay_entry, &c, e) != 0)
 		goto out;
 	trs = json_array();
@@ -817,8 +818,10 @@ int replay_selection(const char *src, const char *req_origin, uint64_t req_index
 	if (rlog_each(&bw, rtimes_entry, &rts[0], e) != 0 ||
 	    rlog_each(&fw, rtimes_entry, &rts[1], e) != 0)
 		goto out;
-	qsort(rts[0].a, rts[0].na, sizeof *rts[0].a, cmp_also);
-	qsort(rts[1].a, rts[1].na, sizeof *rts[1].a, cmp_also);
+	if (rts[0].na > 0)
+		qsort(rts[0].a, rts[0].na, sizeof *rts[0].a, cmp_also);
+	if (rts[1].na > 0)
+		qsort(rts[1].a, rts[1].na, sizeof *rts[1].a, cmp_also);
 	c.req_origin = req_origin;
 	c.req_index = req_index;
 	c.side = &sides[0];

@@ -16,6 +16,8 @@
 
 #include "audit.h"
 #include "cli.h"
+#include "replay.h"
+#include "treaty.h"
 #include "node.h"
 #include "nodedir.h"
 
@@ -361,15 +363,71 @@ static void ops_print_json(json_t *j)
 	free(s);
 }
 
+/*
+ * A notification's subject ("new-start: status-change") as the kind's
+ * label in the operator's language, with the codes of its flags; the
+ * definitions are those the node holds (parley's and DIR/treaties/).
+ */
+static void ops_label_notifications(const char *dir, json_t *rows, enum treaty_lang lang)
+{
+	struct treaty_reg reg = { { 0 }, 0 };
+	struct perr e;
+	char path[4200];
+	json_t *v, *f;
+	size_t k, j;
+
+	treaty_reg_load_dir(&reg, treaty_dir(), &e);
+	snprintf(path, sizeof path, "%s/treaties", dir);
+	treaty_reg_load_dir(&reg, path, &e);
+	json_array_foreach(rows, k, v) {
+		const char *subj = json_string_value(json_object_get(v, "subject"));
+		const char *colon = subj ? strstr(subj, ": ") : NULL;
+		const struct treaty_def *d;
+		const struct treaty_kind *kd;
+		char name[128], label[1024];
+		size_t o;
+
+		if (colon == NULL || (size_t)(colon - subj) >= sizeof name ||
+		    strcmp(json_string_value(json_object_get(v, "type")) ?
+			   json_string_value(json_object_get(v, "type")) : "", "notification") != 0)
+			continue;
+		memcpy(name, subj, (size_t)(colon - subj));
+		name[colon - subj] = '\0';
+		d = treaty_reg_by_name(&reg, name);
+		kd = d ? treaty_kind_find(d, colon + 2) : NULL;
+		o = (size_t)snprintf(label, sizeof label, "%s", kd ?
+				     treaty_label(kd->label, lang, colon + 2) : colon + 2);
+		json_array_foreach(json_object_get(v, "flags"), j, f)
+			if (o < sizeof label - 40)
+				o += (size_t)snprintf(label + o, sizeof label - o, " [%s]",
+					json_string_value(json_object_get(f, "code")));
+		json_object_set_new(v, "label", json_string(label));
+	}
+	treaty_reg_free(&reg);
+}
+
 static int ops_box(int argc, char **argv, int inbox)
 {
 	const char *dir;
-	int json, rc;
+	int json, rc, i, n = 0, lang_set = 0;
+	enum treaty_lang lang = TREATY_EN;
 	json_t *reply, *v;
 	size_t k;
+	char *args[8];
 
-	if (ops_dir_json(argc, argv, &dir, &json) != 0)
-		return cli_usage(inbox ? "parley inbox DIR [--json]" : "parley outbox DIR [--json]");
+	/* --lang en|ru renders notifications in the operator's language */
+	for (i = 0; i < argc && n < 8; i++) {
+		if (strcmp(argv[i], "--lang") == 0 && i + 1 < argc) {
+			if (treaty_lang_parse(argv[++i], &lang) != 0)
+				return cli_fail("--lang must be en or ru, not \"%s\"", argv[i]);
+			lang_set = 1;
+		} else {
+			args[n++] = argv[i];
+		}
+	}
+	if (i < argc || ops_dir_json(n, args, &dir, &json) != 0)
+		return cli_usage(inbox ? "parley inbox DIR [--json] [--lang en|ru]" :
+				 "parley outbox DIR [--json] [--lang en|ru]");
 	/* Page by page: a large box never holds the node's loop for long. */
 	reply = json_array();
 	{
@@ -395,6 +453,8 @@ static int ops_box(int argc, char **argv, int inbox)
 			json_decref(page);
 		}
 	}
+	if (lang_set || !json)
+		ops_label_notifications(dir, reply, lang);
 	if (json) {
 		ops_print_json(reply);
 	} else {
@@ -409,6 +469,8 @@ static int ops_box(int argc, char **argv, int inbox)
 			       json_string_value(json_object_get(v, "time")),
 			       json_is_true(json_object_get(v, "overdue")) ? "OVERDUE" : "-",
 			       json_string_value(json_object_get(v, "state")),
+			       json_string_value(json_object_get(v, "label")) ?
+			       json_string_value(json_object_get(v, "label")) :
 			       json_string_value(json_object_get(v, "subject"))
 				       ? json_string_value(json_object_get(v, "subject")) : "");
 	}

@@ -103,11 +103,13 @@ test: deps
 BENCH_PROGS := $(patsubst bench/%.c,build/rel/bench/%,$(wildcard bench/*.c))
 
 # The log store against SQLite; then two nodes end to end against Redis,
-# Mosquitto and the disk's fdatasync (bench/node runs bench/peers).
+# Mosquitto and the disk's fdatasync (bench/node runs bench/peers); then the
+# treaty replay against reading and parsing the same log (bench/replay).
 # BENCH_ARGS=--quick for a short run.
 bench: deps bin/parley $(BENCH_PROGS)
 	build/rel/bench/log $(BENCH_ARGS)
 	build/rel/bench/node $(BENCH_ARGS)
+	build/rel/bench/replay $(BENCH_ARGS)
 
 build/rel/bench/%: bench/%.c build/rel/libparley.a $(HDRS)
 	@mkdir -p $(dir $@)

@@ -33,8 +33,10 @@
  *     database's memory map is in it) next to its sampled peak anonymous
  *     memory (what the replay itself allocates).
  *  2. the limit: the same entries of the same database read with
- *     store_entries and each parsed with json_loadb (JSON_REJECT_DUPLICATES,
- *     as env_parse) and freed, nothing else.
+ *     store_entries and each parsed by the JSON reader env_parse uses (its
+ *     fast path, jansson for the rest) and freed, nothing else, on one
+ *     core.  The replay parses on both cores, so the fair comparison is
+ *     per CPU second: the ratio target is judged on it.
  *  3. with receipts (unless --no-receipts): the other side's log
  *     nrrc.ru.example/to/nrrc.us.example gets one receipt per 256
  *     notifications, 7 s after the last one it covers, so that every
@@ -82,6 +84,7 @@
 #include <sqlite3.h>
 
 #include "envelope.h"
+#include "jsonfast.h"
 #include "replay.h"
 #include "store.h"
 #include "treaty.h"
@@ -955,8 +958,12 @@ static int rb_parse_entry(void *ctx, uint64_t idx, const uint8_t *data, size_t l
 {
 	struct rb_parse *p = ctx;
 	json_error_t jerr;
-	json_t *root = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &jerr);
+	/* the JSON reader env_parse uses: its fast path, else jansson */
+	json_t *root = jfast_parse((const char *)data, len, ENV_MAX_DEPTH);
 
+	if (root == NULL)
+		root = json_loadb((const char *)data, len,
+				  JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	(void)idx;
 	if (root == NULL)
 		p->bad++;
@@ -1550,7 +1557,7 @@ static void rb_pieces(const struct rb_expect *x)
 	printf("\n== where the time goes: one child, pass by pass, CPU us per notification, "
 	       "%% of its replay_run's %.2f us ==\n", r_us);
 	rb_info("store_entries alone (read, no parse)", read, r_us);
-	rb_info("json_loadb + json_decref (limit pass - read pass)", json - read, r_us);
+	rb_info("JSON parse + free (limit pass - read pass)", json - read, r_us);
 	rb_info("= the limit: read + parse", json, r_us);
 	rb_info("replay_entry's work: read, env_parse, apply, free", plain, r_us);
 	rb_info("replay_run beyond it (definitions, store, report)", r_us - plain, r_us);
@@ -1563,7 +1570,7 @@ static void rb_pieces(const struct rb_expect *x)
 	       "read %.0f ns), %% of it:\n", t, t - rb_kv_num(kv, "t_plain") * 1e6 / n,
 	       rb_kv_num(kv, "t_clock_ns"));
 	rb_info("env_parse", pa, t);
-	rb_info("  json_loadb + json_decref (from the passes above)", json - read, t);
+	rb_info("  JSON parse + free (from the passes above)", json - read, t);
 	rb_info("  envelope checks (the rest)", pa - (json - read), t);
 	rb_info("treaty_apply", ap, t);
 	rb_info("  treaty_validate alone (timed apart; apply repeats it)", va, t);
@@ -1729,8 +1736,9 @@ int main(int argc, char **argv)
 	       p1.file_mb, p1.anon_mb, (double)p1.maxrss_kb / 1024);
 	printf("TARGET replay >= %.0f notifications/s: %.0f %s\n", RB_TARGET_RATE, p1.rate,
 	       p1.rate >= RB_TARGET_RATE ? "PASS" : "MISS");
-	printf("TARGET replay >= %.1f x read+parse limit: %.3f %s\n", RB_TARGET_RATIO,
-	       p1.ratio, p1.ratio >= RB_TARGET_RATIO ? "PASS" : "MISS");
+	printf("TARGET replay >= %.1f x read+parse limit (per CPU second): %.3f %s\n",
+	       RB_TARGET_RATIO, p1.cpu_rate / p1.limit_cpu,
+	       p1.cpu_rate / p1.limit_cpu >= RB_TARGET_RATIO ? "PASS" : "MISS");
 	printf("\ntotal %.1f s\n", rb_now() - t0);
 	free(kv);
 	free(x);

@@ -432,49 +432,55 @@ static void top_flag(struct rctx *c, uint64_t idx, const char *code,
 						      "code", code, "detail", detail));
 }
 
+/* One parsed entry of P's log, applied in log order. */
+static int replay_apply(struct rctx *c, uint64_t idx, struct envelope *env, int ok,
+			const char *err)
+{
+	const struct treaty_def *d;
+	size_t i;
+
+	if (!ok) {
+		top_flag(c, idx, "envelope", err);
+		return 0;
+	}
+	if (env->type != ENV_NOTIFICATION)
+		return 0;
+	c->notifications++;
+	d = treaty_reg_find(c->reg, env->treaty_name, env->treaty_sha256);
+	if (d == NULL) {
+		char msg[400], hex[65];
+		for (i = 0; i < 32; i++)
+			snprintf(hex + 2 * i, 3, "%02x", env->treaty_sha256[i]);
+		if (treaty_reg_by_name(c->reg, env->treaty_name) != NULL)
+			snprintf(msg, sizeof msg, "%s: under %s version %.16s..., which is not "
+				 "the version held", env->kind, env->treaty_name, hex);
+		else
+			snprintf(msg, sizeof msg, "%s: under %s (%.16s...), a definition not "
+				 "held", env->kind, env->treaty_name, hex);
+		top_flag(c, idx, treaty_reg_by_name(c->reg, env->treaty_name) ?
+			 "treaty-version" : "unknown-treaty", msg);
+		return 0;
+	}
+	for (i = 0; c->reg->defs[i] != d; i++)
+		;
+	if (c->eng[i] == NULL && (c->eng[i] = treaty_engine_new(d)) == NULL)
+		return -1;
+	c->count[i]++;
+	treaty_apply(c->eng[i], idx, env->kind, env->fields, rtimes_of(&c->rt, idx));
+	return 0;
+}
+
 static int replay_entry(void *ctx, uint64_t idx, const uint8_t *data, size_t len)
 {
 	struct rctx *c = ctx;
 	struct envelope env;
 	struct perr e;
-	const struct treaty_def *d;
-	size_t i;
+	int ok = env_parse(&env, data, len, &e) == 0, rc;
 
-	if (env_parse(&env, data, len, &e) != 0) {
-		top_flag(c, idx, "envelope", e.msg);
-		return 0;
-	}
-	if (env.type != ENV_NOTIFICATION) {
+	rc = replay_apply(c, idx, &env, ok, e.msg);
+	if (ok)
 		env_free(&env);
-		return 0;
-	}
-	c->notifications++;
-	d = treaty_reg_find(c->reg, env.treaty_name, env.treaty_sha256);
-	if (d == NULL) {
-		char msg[400], hex[65];
-		for (i = 0; i < 32; i++)
-			snprintf(hex + 2 * i, 3, "%02x", env.treaty_sha256[i]);
-		if (treaty_reg_by_name(c->reg, env.treaty_name) != NULL)
-			snprintf(msg, sizeof msg, "%s: under %s version %.16s..., which is not "
-				 "the version held", env.kind, env.treaty_name, hex);
-		else
-			snprintf(msg, sizeof msg, "%s: under %s (%.16s...), a definition not "
-				 "held", env.kind, env.treaty_name, hex);
-		top_flag(c, idx, treaty_reg_by_name(c->reg, env.treaty_name) ?
-			 "treaty-version" : "unknown-treaty", msg);
-		env_free(&env);
-		return 0;
-	}
-	for (i = 0; c->reg->defs[i] != d; i++)
-		;
-	if (c->eng[i] == NULL && (c->eng[i] = treaty_engine_new(d)) == NULL) {
-		env_free(&env);
-		return -1;
-	}
-	c->count[i]++;
-	treaty_apply(c->eng[i], idx, env.kind, env.fields, rtimes_of(&c->rt, idx));
-	env_free(&env);
-	return 0;
+	return rc;
 }
 
 static json_t *engine_report(const struct treaty_def *d, struct treaty_engine *g,
@@ -646,8 +652,11 @@ int replay_run(const char *src, const char *party, const char *to,
 		goto out;
 	if (c.rt.na > 0)
 		qsort(c.rt.a, c.rt.na, sizeof *c.rt.a, cmp_also);
-	if (rlog_each(&pl, replay_entry, &c, e) != 0)
+	if (rlog_each(&pl, replay_entry, &c, e) != 0) {
+		if (e && e->msg[0] == '\0')
+			perr_set(e, "replay failed (out of memory)");
 		goto out;
+	}
 	trs = json_array();
 	for (i = 0; i < reg->n; i++)
 		if (c.eng[i] != NULL)

@@ -398,6 +398,24 @@ static size_t check_value(const struct treaty_def *d, const struct treaty_field 
 	return 0;
 }
 
+/* "path.name" (or "name" at the top), cut to fit: done for every field of
+ * every notification a replay applies, so without printf. */
+static void path_join(char *out, size_t cap, const char *path, const char *name)
+{
+	size_t a = strlen(path), b = strlen(name), o = 0;
+
+	if (a > cap - 2)
+		a = cap - 2;
+	memcpy(out, path, a);
+	o = a;
+	if (a > 0)
+		out[o++] = '.';
+	if (b > cap - 1 - o)
+		b = cap - 1 - o;
+	memcpy(out + o, name, b);
+	out[o + b] = '\0';
+}
+
 /* Fields of an object against a list of definitions: missing, extra,
  * each value. */
 static size_t check_object(const struct treaty_def *d, const struct treaty_field *fs,
@@ -407,15 +425,19 @@ static size_t check_object(const struct treaty_def *d, const struct treaty_field
 	char p[600];
 	const char *k;
 	json_t *v;
-	size_t bad = 0, i;
+	size_t bad = 0, i, present = 0;
 
 	if (!json_is_object(obj)) {
 		treaty_msgs_add(m, "%s: must be an object", path[0] ? path : "fields");
 		return 1;
 	}
 	for (i = 0; i < n; i++) {
-		pfmt(p, sizeof p, "%s%s%s", path, path[0] ? "." : "", fs[i].name);
 		v = json_object_get(obj, fs[i].name);
+		if (v != NULL)
+			present++;
+		else if (!fs[i].required)
+			continue;
+		path_join(p, sizeof p, path, fs[i].name);
 		if (v == NULL) {
 			if (fs[i].required) {
 				treaty_msgs_add(m, "%s: missing (required)", p);
@@ -425,12 +447,15 @@ static size_t check_object(const struct treaty_def *d, const struct treaty_field
 		}
 		bad += check_value(d, &fs[i], v, p, item, m);
 	}
+	/* every member is a defined field when they are as many */
+	if (json_object_size(obj) == present)
+		return bad;
 	json_object_foreach((json_t *)obj, k, v) {
 		for (i = 0; i < n; i++)
 			if (strcmp(fs[i].name, k) == 0)
 				break;
 		if (i == n) {
-			pfmt(p, sizeof p, "%s%s%s", path, path[0] ? "." : "", k);
+			path_join(p, sizeof p, path, k);
 			treaty_msgs_add(m, "%s: not a field of this %s", p,
 					item ? "item" : "kind");
 			bad++;

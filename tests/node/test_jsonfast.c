@@ -1,0 +1,172 @@
+/*
+ * test_jsonfast.c — the fast JSON path (src/node/jsonfast.h) reads what
+ * it accepts exactly as jansson does, and leaves everything else to it.
+ *
+ * Differential: plain documents and a few hundred thousand mutations of
+ * them (bytes flipped, inserted, deleted, segments repeated, with the
+ * characters that matter to a JSON reader); whenever the fast path
+ * returns a tree, jansson must accept the same bytes (duplicate keys
+ * rejected, as the envelope reads them) and produce the same tree, key
+ * order and number types included.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "jsonfast.h"
+
+static const char *const seeds[] = {
+	"{\"v\":1,\"type\":\"notification\",\"from\":\"nrrc.us.example\",\"to\":"
+	"\"nrrc.ru.example\",\"time\":\"2026-03-01T12:00:00Z\",\"precedence\":"
+	"\"ROUTINE\",\"id\":\"n-17\",\"treaty\":{\"name\":\"new-start\",\"sha256\":"
+	"\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"},"
+	"\"kind\":\"rv-change\",\"fields\":{\"item_id\":\"US-SLBM-0001\",\"warheads\":4,"
+	"\"event_date\":\"2020-09-01\"}}",
+	"{\"v\":1,\"type\":\"receipt\",\"from\":\"b\",\"to\":\"a\",\"time\":"
+	"\"2026-03-01T12:00:00Z\",\"precedence\":\"ROUTINE\",\"id\":\"r-1\",\"of\":"
+	"\"a/to/b\",\"below\":17,\"also\":[19,23,-0,0]}",
+	" { \"a\" : [ true , false , null , [ ] , { } , -12 , 0 ] ,\n\t\"b\\\"\\\\\\/\\b\\f\\n\\r\\t\" : \"x\" } \r\n",
+	"[1,[2,[3,[4,[5,[6,[7,[8]]]]]]]]",
+	"{\"text\":\"line one\\nline two / \\\"quoted\\\" \\\\ done\",\"n\":123456789012345}",
+	"\"just a string\"",
+	"42",
+	"{\"\":\"\",\"k\":{\"\":[]}}",
+};
+
+static uint64_t rng = 88172645463325252ULL;
+
+static uint64_t next_rand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static const char alphabet[] = "{}[]\":,\\ -+0123456789.eEtrufalsn/ubfnrt\x00\x01\x7f\x80\xc3\xa9\xff\n\t";
+
+/* The tree as bytes, order preserved: equal trees give equal text, and an
+ * integer never prints like a real. */
+static char *dump(const json_t *v)
+{
+	return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+/* 1 if the fast path accepted s; fails the test if jansson disagrees. */
+static int check_one(const char *s, size_t len)
+{
+	json_t *f = jfast_parse(s, len, 16), *j;
+	json_error_t err;
+	char *a, *b;
+
+	if (f == NULL)
+		return 0;
+	j = json_loadb(s, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+	if (j == NULL)
+		fail_msg("fast path accepted what jansson refuses (%s): %.*s", err.text,
+			 (int)len, s);
+	a = dump(f);
+	b = dump(j);
+	if (a == NULL || b == NULL || strcmp(a, b) != 0)
+		fail_msg("trees differ: fast %s, jansson %s", a ? a : "?", b ? b : "?");
+	free(a);
+	free(b);
+	json_decref(f);
+	json_decref(j);
+	return 1;
+}
+
+static void test_plain_documents_take_the_fast_path(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++)
+		assert_int_equal(check_one(seeds[i], strlen(seeds[i])), 1);
+}
+
+static void test_outside_the_subset_is_left_to_jansson(void **state)
+{
+	static const char *const no[] = {
+		"{\"a\":1,\"a\":2}",          /* duplicate key */
+		"{\"a\":\"\\u0041\"}",        /* \u escape */
+		"{\"a\":\"caf\xc3\xa9\"}",    /* UTF-8 */
+		"{\"a\":1.5}", "{\"a\":1e3}", "{\"a\":01}",
+		"{\"a\":1234567890123456}",   /* 16 digits */
+		"{\"a\":1} x", "{\"a\":1,}", "[1,]", "{\"a\" 1}", "", "   ",
+		"{\"a\":\"x\ty\"}",           /* raw control character */
+		"[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]", /* 17 deep */
+		"tru", "nul", "-", "{\"a\":-}",
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
+		json_t *v = jfast_parse(no[i], strlen(no[i]), 16);
+		if (v != NULL)
+			fail_msg("fast path took %s", no[i]);
+	}
+}
+
+static void test_mutations_are_read_as_jansson_reads_them(void **state)
+{
+	char buf[1024];
+	size_t accepted = 0, total = 0;
+
+	(void)state;
+	for (int round = 0; round < 200000; round++) {
+		const char *seed = seeds[next_rand() % (sizeof seeds / sizeof seeds[0])];
+		size_t len = strlen(seed), muts = 1 + next_rand() % 3;
+		memcpy(buf, seed, len);
+		for (size_t m = 0; m < muts; m++) {
+			size_t at = len ? next_rand() % len : 0;
+			char ch = alphabet[next_rand() % (sizeof alphabet - 1)];
+			switch (next_rand() % 4) {
+			case 0:        /* flip */
+				if (len)
+					buf[at] = ch;
+				break;
+			case 1:        /* insert */
+				if (len + 1 < sizeof buf) {
+					memmove(buf + at + 1, buf + at, len - at);
+					buf[at] = ch;
+					len++;
+				}
+				break;
+			case 2:        /* delete */
+				if (len) {
+					memmove(buf + at, buf + at + 1, len - at - 1);
+					len--;
+				}
+				break;
+			default: {     /* repeat a segment */
+				size_t n = 1 + next_rand() % 12;
+				if (at + n <= len && len + n < sizeof buf) {
+					memmove(buf + at + n, buf + at, len - at);
+					len += n;
+				}
+			}
+			}
+		}
+		accepted += (size_t)check_one(buf, len);
+		total++;
+	}
+	/* not vacuous: many mutations are still plain JSON (a digit for a
+	 * digit, a letter inside a string) */
+	assert_true(accepted > total / 20);
+	print_message("%zu of %zu mutations taken by the fast path, all as jansson reads them\n",
+		      accepted, total);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_plain_documents_take_the_fast_path),
+		cmocka_unit_test(test_outside_the_subset_is_left_to_jansson),
+		cmocka_unit_test(test_mutations_are_read_as_jansson_reads_them),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

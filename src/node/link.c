@@ -38,6 +38,7 @@
 
 #include "b64.h"
 #include "frame.h"
+#include "jsonfast.h"
 #include "nodeint.h"
 #include "tls.h"
 
@@ -684,7 +685,9 @@ static int link_frame(struct link *l, int type, const uint8_t *body,
 			return -1;
 		}
 	}
-	b = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
+	b = jfast_parse((const char *)body, len, 64);
+	if (b == NULL)
+		b = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (b == NULL || !json_is_object(b)) {
 		snprintf(why, sizeof why, "%s frame body is not a JSON object: %s",
 			 frame_type_name(type), b ? "not an object" : jerr.text);

@@ -564,6 +564,19 @@ int cmd_status(int argc, char **argv)
 		json_array_foreach(json_object_get(v, "incoming"), j, w)
 			printf("  path <- %-22s %s\n", json_string_value(json_object_get(w, "addr")),
 			       json_string_value(json_object_get(w, "state")));
+		/* what the peer has declared, per treaty with limits */
+		json_array_foreach(json_object_get(v, "treaties"), j, w) {
+			const char *ln;
+			json_t *l;
+			printf("  declared under %s: %lld items;",
+			       json_string_value(json_object_get(w, "treaty")),
+			       (long long)json_integer_value(json_object_get(w, "items")));
+			json_object_foreach(json_object_get(w, "limits"), ln, l)
+				printf(" %s %lld/%lld", ln,
+				       (long long)json_integer_value(json_object_get(l, "total")),
+				       (long long)json_integer_value(json_object_get(l, "max")));
+			printf("\n");
+		}
 	}
 	json_array_foreach(json_object_get(s, "logs"), k, v) {
 		printf("log %s: %lld entries", json_string_value(json_object_get(v, "origin")),

@@ -83,6 +83,9 @@ agree() {
 wait_for agree || { diff "$T/ra" "$T/rb" >&2; fail "A and B derive the same declarations"; }
 grep -q '675 / 700' "$T/ra" || fail "a non-deployed ICBM eliminated: still 675 deployed"
 ok "A and B derive A's declarations identically at the cosigned checkpoint"
+"$P" status "$T/b" | grep -q 'declared under new-start: 1622 items; deployed 675/700 deployed_warheads 1457/1550 launchers 800/800' ||
+	fail "B's status shows A's declared totals: $("$P" status "$T/b" | grep declared)"
+ok "B's status shows A's declared totals against the limits"
 
 # a definition B does not hold (sent with its text; A checks it with its
 # own rules, and keeps it)

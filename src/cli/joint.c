@@ -22,6 +22,7 @@
 #include <openssl/rand.h>
 
 #include "cli.h"
+#include "commit.h"
 #include "replay.h"
 #include "select.h"
 
@@ -121,8 +122,7 @@ static int joint_seed(int argc, char **argv, int reveal)
 	} else {
 		if (RAND_bytes(seed, sizeof seed) != 1)
 			return cli_fail("no randomness from the system");
-		for (int i = 0; i < SELECT_SEED; i++)
-			snprintf(hex + 2 * i, 3, "%02x", seed[i]);
+		commit_hex(hex, seed, SELECT_SEED);
 		hex[2 * SELECT_SEED] = '\n';
 		if (file_mkdirs_for(path, &e) != 0 ||
 		    file_write(path, hex, 2 * SELECT_SEED + 1, 0600, 1, &e) != 0) {
@@ -131,8 +131,7 @@ static int joint_seed(int argc, char **argv, int reveal)
 		}
 	}
 	if (reveal) {
-		for (int i = 0; i < SELECT_SEED; i++)
-			snprintf(hex + 2 * i, 3, "%02x", seed[i]);
+		commit_hex(hex, seed, SELECT_SEED);
 	} else {
 		select_seed_commit(hex, seed);
 	}

@@ -284,7 +284,7 @@ void ntreaty_advance(struct node *n, struct npeer *p);
 json_t *ntreaty_flags_of(struct npeer *p, uint64_t idx);
 json_t *ntreaty_status(struct node *n, struct npeer *p);
 int ntreaty_seed(struct node *n, struct npeer *p, const char *req_origin,
-		 uint64_t req_index, const char *commit_hex, const char *seed_hex,
+		 uint64_t req_index, const char *commit_in, const char *seed_hex,
 		 struct envelope *env, int *status, struct perr *e);
 
 /* node.c */

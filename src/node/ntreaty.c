@@ -23,6 +23,7 @@
 #include <sqlite3.h>
 
 #include "file.h"
+#include "commit.h"
 #include "nodeint.h"
 #include "select.h"
 
@@ -82,12 +83,8 @@ const struct treaty_def *ntreaty_def(struct node *n, const char *name,
 
 	if (name == NULL || sha_hex == NULL || strlen(sha_hex) != 64)
 		return perr_set(e, "\"treaty\" needs \"name\" and \"sha256\" (64 hex)"), NULL;
-	for (int i = 0; i < 32; i++) {
-		unsigned v;
-		if (sscanf(sha_hex + 2 * i, "%2x", &v) != 1)
-			return perr_set(e, "treaty sha256 is not hex"), NULL;
-		sha[i] = (uint8_t)v;
-	}
+	if (commit_unhex(sha, 32, sha_hex, 64) != 0)
+		return perr_set(e, "treaty sha256 must be 64 lowercase hex digits"), NULL;
 	for (size_t i = 0; i < n->treaties.n; i++)
 		if (strcmp(n->treaties.defs[i]->name, name) == 0 &&
 		    memcmp(n->treaties.defs[i]->sha256, sha, 32) == 0)
@@ -410,7 +407,7 @@ static int find_ref(struct node *n, struct npeer *p, int ours, enum env_type t,
 }
 
 /*
- * Builds our seed-commit (commit_hex given) or seed-reveal (seed given)
+ * Builds our seed-commit (commit_in given) or seed-reveal (seed given)
  * for the inspection request at req_origin/req_index into env (type,
  * refs, commit or seed; the caller fills the common fields).  Refuses,
  * with an HTTP status in *status: a second commitment; a reveal without
@@ -419,7 +416,7 @@ static int find_ref(struct node *n, struct npeer *p, int ours, enum env_type t,
  * after seeing ours), or a second reveal.
  */
 int ntreaty_seed(struct node *n, struct npeer *p, const char *req_origin,
-		 uint64_t req_index, const char *commit_hex, const char *seed_hex,
+		 uint64_t req_index, const char *commit_in, const char *seed_hex,
 		 struct envelope *env, int *status, struct perr *e)
 {
 	struct env_ref req, mine;
@@ -434,14 +431,14 @@ int ntreaty_seed(struct node *n, struct npeer *p, const char *req_origin,
 	if (env->refs == NULL)
 		return perr_set(e, "out of memory");
 	env->nrefs = 1;
-	if (commit_hex != NULL) {
+	if (commit_in != NULL) {
 		if (find_ref(n, p, 1, ENV_SEED_COMMIT, &req, &at, &got)) {
 			env_free(&got);
 			*status = 409;
 			return perr_set(e, "we already committed a seed for this request "
 					"(entry %llu)", (unsigned long long)at);
 		}
-		if (select_parse_seed(commit_hex, env->seed_hash, e) != 0)
+		if (select_parse_seed(commit_in, env->seed_hash, e) != 0)
 			return perr_wrap(e, "commit");
 		env->type = ENV_SEED_COMMIT;
 		env->refs[0] = req;
@@ -454,8 +451,7 @@ int ntreaty_seed(struct node *n, struct npeer *p, const char *req_origin,
 				req_origin, (unsigned long long)req_index);
 	{
 		char hex[65];
-		for (int i = 0; i < 32; i++)
-			snprintf(hex + 2 * i, 3, "%02x", got.seed_hash[i]);
+		commit_hex(hex, got.seed_hash, 32);
 		env_free(&got);
 		if (select_check_reveal(hex, seed, e) != 0)
 			return perr_wrap(e, "our seed-commit is entry %llu",

@@ -13,6 +13,7 @@
 
 #include <openssl/sha.h>
 
+#include "commit.h"
 #include "file.h"
 #include "treaty.h"
 
@@ -754,8 +755,7 @@ int treaty_def_parse(struct treaty_def **out, const void *buf, size_t len,
 		return perr_set(e, "out of memory");
 	c.d = d;
 	SHA256(buf, len, d->sha256);
-	for (int i = 0; i < 32; i++)
-		snprintf(d->sha_hex + 2 * i, 3, "%02x", d->sha256[i]);
+	commit_hex(d->sha_hex, d->sha256, 32);
 	d->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
 	if (d->root == NULL) {
 		perr_set(e, "%s: not valid JSON: %s (line %d)", label, je.text, je.line);

@@ -13,6 +13,7 @@
 
 #include "b64.h"
 #include "checkpoint.h"
+#include "commit.h"
 #include "envelope.h"
 #include "file.h"
 #include "merkle.h"
@@ -322,12 +323,6 @@ struct rtimes {
 	size_t na, capa;
 };
 
-static void commit_hex_of(char out[65], const uint8_t h[32])
-{
-	for (int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", h[i]);
-}
-
 static int rtimes_entry(void *ctx, uint64_t idx, const uint8_t *data, size_t len)
 {
 	struct rtimes *t = ctx;
@@ -449,8 +444,7 @@ static int replay_apply(struct rctx *c, uint64_t idx, struct envelope *env, int 
 	d = treaty_reg_find(c->reg, env->treaty_name, env->treaty_sha256);
 	if (d == NULL) {
 		char msg[400], hex[65];
-		for (i = 0; i < 32; i++)
-			snprintf(hex + 2 * i, 3, "%02x", env->treaty_sha256[i]);
+		commit_hex(hex, env->treaty_sha256, 32);
 		if (treaty_reg_by_name(c->reg, env->treaty_name) != NULL)
 			snprintf(msg, sizeof msg, "%s: under %s version %.16s..., which is not "
 				 "the version held", env->kind, env->treaty_name, hex);
@@ -505,8 +499,7 @@ static json_t *engine_report(const struct treaty_def *d, struct treaty_engine *g
 		json_array_append_new(flags, json_pack("{sIssss}", "index", (json_int_t)f[i].index,
 			"code", f[i].code, "detail", f[i].detail));
 	treaty_inventory_digest(g, dig);
-	for (i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", dig[i]);
+	commit_hex(hex, dig, 32);
 	o = json_pack("{sssssIsIsIsssosOso}", "name", d->name, "sha256", d->sha_hex,
 		      "notifications", (json_int_t)count, "applied",
 		      (json_int_t)treaty_applied(g), "items",
@@ -768,7 +761,7 @@ static int sel_entry(void *ctx, uint64_t idx, const uint8_t *data, size_t len)
 	if (env.type == ENV_SEED_COMMIT && sd->commit_idx < 0 && c->have_req &&
 	    refs_has(&env, c->req_origin, c->req_index, c->req_leaf)) {
 		sd->commit_idx = (int64_t)idx;
-		commit_hex_of(sd->commit, env.seed_hash);
+		commit_hex(sd->commit, env.seed_hash, 32);
 	} else if (env.type == ENV_SEED_REVEAL && sd->commit_idx >= 0 && sd->reveal_idx < 0 &&
 		   refs_has(&env, sd->origin, (uint64_t)sd->commit_idx, NULL)) {
 		/* the first reveal of the commitment is the one that counts */

@@ -1373,8 +1373,11 @@ static void node_after_commit(struct node *n, int ok, struct sub *rest);
  * submission is committed in slices, so that a FLASH that arrives meanwhile
  * waits for one slice, not for the whole request.  Entries above ROUTINE
  * go first in every slice (none of the slice is durable yet, so the log
- * order among them is still free). */
-#define NODE_SLICE 2000
+ * order among them is still free).  250: a slice is a few milliseconds of
+ * work, and commits stay large enough that throughput does not suffer
+ * (bench/node: 2,000 gave 24,160 msgs/s and FLASH p99 46 ms under load,
+ * 250 gave 26,008 and 34 ms; BENCHMARKS.md). */
+#define NODE_SLICE 250
 
 static struct sub *node_slice(struct node *n)
 {

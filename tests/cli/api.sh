@@ -81,8 +81,24 @@ st=$(http POST /api/send "$TOKEN" "$T/body" "$T/o")
 [ "$st" = 400 ] || fail "oversized entry: HTTP $st"
 grep -q "message 1" "$T/o" || fail "the oversized message is not named: $(cat "$T/o")"
 ok "an entry over 65,535 bytes is refused, naming message 1"
+# a bulk request is built in chunks across turns of the loop; one bad
+# message in a later chunk still refuses the whole request
+{
+	printf '{"to":"%s","messages":[' "$B_NAME"
+	i=0
+	while [ $i -lt 700 ]; do
+		[ $i -gt 0 ] && printf ','
+		if [ $i -eq 612 ]; then printf '{"text":"bad","precedence":"SOON"}'; else printf '{"text":"bulk %d"}' $i; fi
+		i=$((i + 1))
+	done
+	printf ']}'
+} >"$T/body"
+st=$(http POST /api/send "$TOKEN" "$T/body" "$T/o")
+[ "$st" = 400 ] || fail "a bad message in a later chunk: HTTP $st"
+grep -q "message 612" "$T/o" || fail "the bad message of a later chunk is not named: $(cat "$T/o")"
+ok "a bad message among 700 (a later chunk) refuses the request, naming message 612"
 [ "$("$PARLEY" outbox "$T/a" | awk '$4 == "message"' | wc -l)" = "$before" ] || fail "a refused request stored something"
-ok "nothing of a refused request is stored (not even its valid message 0)"
+ok "nothing of a refused request is stored (not even its valid messages)"
 [ "$(http GET /nothing "" "" "$T/o")" = 404 ] || fail "unknown path"
 
 # --- paging: a box listed in pages, the pages adding up to the whole -----------

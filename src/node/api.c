@@ -332,6 +332,39 @@ out:
 }
 
 /*
+ * The one entry of a request (a notification, a seed, an ack): fills from,
+ * to and time, encodes env and queues it, the reply waiting for its
+ * commit.  On failure the error reply is sent (encode_status for an
+ * envelope that does not encode) and NULL returned.
+ */
+static struct api_req *api_submit_one(struct node *n, struct evhttp_request *req,
+				      struct npeer *p, struct envelope *env,
+				      int encode_status, struct sub **sub)
+{
+	struct api_req *r;
+	struct perr e;
+	char *ent;
+	size_t len;
+
+	snprintf(env->from, sizeof env->from, "%s", n->conf.name);
+	snprintf(env->to, sizeof env->to, "%s", p->card.name);
+	env->time = node_now_ms() / 1000;
+	if (env_encode(env, &ent, &len, &e) != 0) {
+		api_error(req, encode_status, "%s", e.msg);
+		return NULL;
+	}
+	r = api_req_new(n, req, 1);
+	if (r == NULL) {
+		free(ent);
+		api_error(req, 500, "out of memory");
+		return NULL;
+	}
+	node_submit(n, p, env->type, env->prec, env->id, ent, len, r, &r->subs[0], &e);
+	*sub = r->subs[0];
+	return r;
+}
+
+/*
  * A treaty notification (docs/treaties.md): the node checks it against
  * its definition and against our declared inventory before anything is
  * logged (DESIGN principle 5), and refuses it whole, with every problem,
@@ -348,9 +381,8 @@ static void api_notify(struct node *n, struct evhttp_request *req)
 	struct envelope env;
 	struct npeer *p;
 	struct api_req *r;
+	struct sub *sub;
 	struct perr e;
-	char *ent = NULL;
-	size_t len;
 	int dup = 0, rc;
 
 	if (b == NULL) {
@@ -417,28 +449,17 @@ static void api_notify(struct node *n, struct evhttp_request *req)
 		}
 	}
 	snprintf(env.id, sizeof env.id, "%s", id);
-	snprintf(env.from, sizeof env.from, "%s", n->conf.name);
-	snprintf(env.to, sizeof env.to, "%s", p->card.name);
 	snprintf(env.treaty_name, sizeof env.treaty_name, "%s", d->name);
 	memcpy(env.treaty_sha256, d->sha256, 32);
 	snprintf(env.kind, sizeof env.kind, "%s", kind);
 	env.fields = fields;
-	env.time = node_now_ms() / 1000;
-	if (env_encode(&env, &ent, &len, &e) != 0) {
-		api_error(req, 400, "%s", e.msg);
+	r = api_submit_one(n, req, p, &env, 400, &sub);
+	if (r == NULL)
 		goto out;
-	}
-	r = api_req_new(n, req, 1);
-	if (r == NULL) {
-		free(ent);
-		api_error(req, 500, "out of memory");
-		goto out;
-	}
 	r->tr_peer = p;
+	sub->keyed = json_object_get(b, "id") != NULL;
 	if (!dup)
 		ntreaty_accept(n, p, d, id, kind, fields);
-	node_submit(n, p, ENV_NOTIFICATION, env.prec, env.id, ent, len, r, &r->subs[0], &e);
-	r->subs[0]->keyed = json_object_get(b, "id") != NULL;
 out:
 	json_decref(b);
 }
@@ -455,10 +476,8 @@ static void api_seed(struct node *n, struct evhttp_request *req)
 	const char *to, *prec, *id;
 	struct envelope env;
 	struct npeer *p;
-	struct api_req *r;
+	struct sub *sub;
 	struct perr e;
-	char *ent = NULL;
-	size_t len;
 	int status;
 
 	if (b == NULL) {
@@ -500,21 +519,8 @@ static void api_seed(struct node *n, struct evhttp_request *req)
 		id = rid;
 	}
 	snprintf(env.id, sizeof env.id, "%s", id);
-	snprintf(env.from, sizeof env.from, "%s", n->conf.name);
-	snprintf(env.to, sizeof env.to, "%s", p->card.name);
-	env.time = node_now_ms() / 1000;
-	if (env_encode(&env, &ent, &len, &e) != 0) {
-		api_error(req, 400, "%s", e.msg);
-		goto out;
-	}
-	r = api_req_new(n, req, 1);
-	if (r == NULL) {
-		free(ent);
-		api_error(req, 500, "out of memory");
-		goto out;
-	}
-	node_submit(n, p, env.type, env.prec, env.id, ent, len, r, &r->subs[0], &e);
-	r->subs[0]->keyed = json_object_get(b, "id") != NULL;
+	if (api_submit_one(n, req, p, &env, 400, &sub) != NULL)
+		sub->keyed = json_object_get(b, "id") != NULL;
 out:
 	OPENSSL_cleanse(env.seed, sizeof env.seed);
 	env_free(&env);
@@ -566,10 +572,6 @@ static void api_ack(struct node *n, struct evhttp_request *req)
 	uint8_t *d;
 	struct envelope env;
 	struct env_ref ref;
-	char *ent;
-	size_t elen;
-	struct perr e;
-	struct api_req *r;
 	struct sub *s;
 
 	if (b == NULL) {
@@ -641,24 +643,11 @@ static void api_ack(struct node *n, struct evhttp_request *req)
 		}
 		env.id[36] = '\0';
 	}
-	snprintf(env.from, sizeof env.from, "%s", n->conf.name);
-	snprintf(env.to, sizeof env.to, "%s", p->card.name);
-	env.time = node_now_ms() / 1000;
-	if (env_encode(&env, &ent, &elen, &e) != 0) {
-		api_error(req, 500, "%s", e.msg);
+	if (api_submit_one(n, req, p, &env, 500, &s) == NULL)
 		goto out;
-	}
-	r = api_req_new(n, req, 1);
-	if (r == NULL) {
-		free(ent);
-		api_error(req, 500, "out of memory");
-		goto out;
-	}
-	node_submit(n, p, ENV_ACK, env.prec, env.id, ent, elen, r, &s, &e);
 	s->keyed = 1; /* one ack per message, however often asked */
 	s->ack_of = p;
 	s->inbox_ack_idx = (int64_t)idx;
-	r->subs[0] = s;
 out:
 	json_decref(b);
 }

@@ -77,6 +77,27 @@ static int notice_parts(json_t *j, const char *path, const char **kind,
 	return 0;
 }
 
+/* A notification file read, split and its kind found in d; on failure the
+ * error is printed and -1 returned (*j, if set, for the caller to free). */
+static int load_notice(const struct treaty_def *d, const char *path, json_t **j,
+		       const char **kind, json_t **fields,
+		       const struct treaty_kind **k)
+{
+	struct perr e;
+
+	if ((*j = load_json(path, &e)) == NULL ||
+	    notice_parts(*j, path, kind, fields, &e) != 0) {
+		cli_fail("%s", e.msg);
+		return -1;
+	}
+	if ((*k = treaty_kind_find(d, *kind)) == NULL) {
+		cli_fail("%s: kind \"%s\" is not a notification kind of %s", path, *kind,
+			 d->name);
+		return -1;
+	}
+	return 0;
+}
+
 static void print_msgs(const struct treaty_msgs *m)
 {
 	for (size_t i = 0; i < m->n; i++)
@@ -239,16 +260,8 @@ static int treaty_cmd_validate(int argc, char **argv)
 	if (treaty_resolve_load(&d, o.pos[0], &e) != 0)
 		return cli_fail("%s", e.msg);
 	rc = CLI_EXIT_FAIL;
-	if ((j = load_json(o.pos[1], &e)) == NULL ||
-	    notice_parts(j, o.pos[1], &kind, &fields, &e) != 0) {
-		cli_fail("%s", e.msg);
+	if (load_notice(d, o.pos[1], &j, &kind, &fields, &k) != 0)
 		goto out;
-	}
-	if ((k = treaty_kind_find(d, kind)) == NULL) {
-		cli_fail("%s: kind \"%s\" is not a notification kind of %s", o.pos[1], kind,
-			 d->name);
-		goto out;
-	}
 	if (treaty_validate(d, k, fields, &m) != 0) {
 		cli_fail("%s: %s is not valid: %zu problem%s", o.pos[1], kind,
 			 m.n + m.dropped, m.n + m.dropped == 1 ? "" : "s");
@@ -350,16 +363,8 @@ static int treaty_cmd_show(int argc, char **argv)
 		return 0;
 	}
 	rc = CLI_EXIT_FAIL;
-	if ((j = load_json(o.pos[1], &e)) == NULL ||
-	    notice_parts(j, o.pos[1], &kind, &fields, &e) != 0) {
-		cli_fail("%s", e.msg);
+	if (load_notice(d, o.pos[1], &j, &kind, &fields, &k) != 0)
 		goto out;
-	}
-	if ((k = treaty_kind_find(d, kind)) == NULL) {
-		cli_fail("%s: kind \"%s\" is not a notification kind of %s", o.pos[1], kind,
-			 d->name);
-		goto out;
-	}
 	printf("%s — %s\n", treaty_label(k->label, o.lang, k->name),
 	       treaty_label(d->label, o.lang, d->name));
 	for (size_t f = 0; f < k->nfields; f++) {
@@ -724,15 +729,8 @@ int cmd_notify(int argc, char **argv)
 		cli_fail("%s", e.msg);
 		goto out;
 	}
-	if ((j = load_json(file, &e)) == NULL ||
-	    notice_parts(j, file, &kind, &fields, &e) != 0) {
-		cli_fail("%s", e.msg);
+	if (load_notice(d, file, &j, &kind, &fields, &k) != 0)
 		goto out;
-	}
-	if ((k = treaty_kind_find(d, kind)) == NULL) {
-		cli_fail("%s: kind \"%s\" is not a notification kind of %s", file, kind, d->name);
-		goto out;
-	}
 	if (k->op == TOP_DECLARE) {
 		/* parts are numbered here when the operator gave the whole list */
 		json_t *items = json_object_get(fields, k->fields[k->f_items].name);

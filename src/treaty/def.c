@@ -17,20 +17,6 @@
 #include "file.h"
 #include "treaty.h"
 
-/* A path for messages ("kinds.movement.fields.item_id"); long paths are
- * cut, which only shortens a message. */
-static void pfmt(char *p, size_t cap, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void pfmt(char *p, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(p, cap, fmt, ap);
-	va_end(ap);
-}
-
 struct dctx {
 	struct treaty_def *d;
 	const char *label;            /* the file, for messages */
@@ -106,7 +92,7 @@ static int get_label(struct dctx *c, const char *path, json_t *obj,
 	char p[512];
 	json_t *l = json_object_get(obj, "label");
 
-	pfmt(p, sizeof p, "%s.label", path);
+	treaty_pathf(p, sizeof p, "%s.label", path);
 	if (l == NULL)
 		return dfail(c, path, "no label");
 	if (label_ok(c, p, l) != 0)
@@ -263,7 +249,7 @@ static int field_parse(struct dctx *c, const char *path, const char *name,
 			return dfail(c, path, "\"values\" must be a non-empty object");
 		json_object_foreach(f->values, code, cv) {
 			json_t *l;
-			pfmt(p, sizeof p, "%s.values.%s", path, code);
+			treaty_pathf(p, sizeof p, "%s.values.%s", path, code);
 			if (!name_ok(code))
 				return dfail(c, p, "not a valid code name");
 			if (only(c, p, cv, vm) != 0 ||
@@ -290,7 +276,7 @@ static int fields_parse(struct dctx *c, const char *path, json_t *obj,
 	if (*out == NULL)
 		return dfail(c, path, "out of memory");
 	json_object_foreach(obj, k, v) {
-		pfmt(p, sizeof p, "%s.%s", path, k);
+		treaty_pathf(p, sizeof p, "%s.%s", path, k);
 		if (field_parse(c, p, k, v, &(*out)[*n]) != 0)
 			return -1;
 		(*n)++;
@@ -314,7 +300,7 @@ static int statuses_parse(struct dctx *c, json_t *obj)
 	if (d->statuses == NULL)
 		return dfail(c, "statuses", "out of memory");
 	json_object_foreach(obj, k, v) {
-		pfmt(p, sizeof p, "statuses.%s", k);
+		treaty_pathf(p, sizeof p, "statuses.%s", k);
 		if (!name_ok(k))
 			return dfail(c, p, "not a valid name");
 		if (only(c, p, v, members) != 0 ||
@@ -371,14 +357,14 @@ static int categories_parse(struct dctx *c, json_t *obj)
 		struct treaty_category *cat = &d->cats[d->ncats];
 		json_t *tr;
 
-		pfmt(p, sizeof p, "categories.%s", k);
+		treaty_pathf(p, sizeof p, "categories.%s", k);
 		if (!name_ok(k))
 			return dfail(c, p, "not a valid name");
 		if (only(c, p, v, members) != 0 ||
 		    get_label(c, p, v, &cat->label) != 0)
 			return -1;
 		cat->name = k;
-		pfmt(q, sizeof q, "%s.statuses", p);
+		treaty_pathf(q, sizeof q, "%s.statuses", p);
 		if (status_set(c, q, json_object_get(v, "statuses"), 0,
 			       &cat->statuses) != 0)
 			return -1;
@@ -389,7 +375,7 @@ static int categories_parse(struct dctx *c, json_t *obj)
 			return dfail(c, p, "\"transitions\" must be an object");
 		json_object_foreach(tr, from, to) {
 			int s = treaty_status_find(d, from);
-			pfmt(q, sizeof q, "%s.transitions.%s", p, from);
+			treaty_pathf(q, sizeof q, "%s.transitions.%s", p, from);
 			if (s < 0 || !(cat->statuses & (UINT32_C(1) << s)))
 				return dfail(c, q, "\"%s\" is not one of the category's statuses",
 					     from);
@@ -466,7 +452,7 @@ static int limits_parse(struct dctx *c, json_t *arr)
 		struct treaty_limit *l = &d->limits[i];
 		json_t *nm = json_object_get(v, "name"), *cnt = json_object_get(v, "count");
 
-		pfmt(p, sizeof p, "limits[%zu]", i);
+		treaty_pathf(p, sizeof p, "limits[%zu]", i);
 		if (only(c, p, v, members) != 0)
 			return -1;
 		if (!json_is_string(nm) || !name_ok(json_string_value(nm)))
@@ -475,7 +461,7 @@ static int limits_parse(struct dctx *c, json_t *arr)
 		for (j = 0; j < i; j++)
 			if (strcmp(d->limits[j].name, l->name) == 0)
 				return dfail(c, p, "two limits named \"%s\"", l->name);
-		pfmt(p, sizeof p, "limits.%s", l->name);
+		treaty_pathf(p, sizeof p, "limits.%s", l->name);
 		if (get_label(c, p, v, &l->label) != 0 ||
 		    get_int(c, p, v, "max", 0, (INT64_C(1) << 53) - 1, -1, &l->max) != 0)
 			return -1;
@@ -492,7 +478,7 @@ static int limits_parse(struct dctx *c, json_t *arr)
 			struct treaty_term *tm = &l->terms[j];
 			json_t *sum = json_object_get(t, "sum");
 
-			pfmt(q, sizeof q, "%s.count[%zu]", p, j);
+			treaty_pathf(q, sizeof q, "%s.count[%zu]", p, j);
 			if (only(c, q, t, tmembers) != 0)
 				return -1;
 			if (cats_mask(c, q, json_object_get(t, "categories"), &tm->cats) != 0 ||
@@ -564,7 +550,7 @@ static int sets_parse(struct dctx *c, const char *path, json_t *eff,
 		json_object_foreach(pass == 0 ? set : sv, attr, v) {
 			struct treaty_set *s = &k->sets[k->nsets];
 
-			pfmt(p, sizeof p, "%s.%s.%s", path, pass == 0 ? "set" : "set_value", attr);
+			treaty_pathf(p, sizeof p, "%s.%s.%s", path, pass == 0 ? "set" : "set_value", attr);
 			s->attr = field_find(d->item_fields, d->nitem_fields, attr);
 			if (s->attr < 0)
 				return dfail(c, p, "no item field \"%s\"", attr);
@@ -709,7 +695,7 @@ static int kinds_parse(struct dctx *c, json_t *obj)
 	json_object_foreach(obj, name, v) {
 		struct treaty_kind *k = &d->kinds[d->nkinds];
 
-		pfmt(p, sizeof p, "kinds.%s", name);
+		treaty_pathf(p, sizeof p, "kinds.%s", name);
 		if (!name_ok(name))
 			return dfail(c, p, "not a valid kind name");
 		if (only(c, p, v, members) != 0 ||
@@ -717,7 +703,7 @@ static int kinds_parse(struct dctx *c, json_t *obj)
 			return -1;
 		k->name = name;
 		d->nkinds++;
-		pfmt(q, sizeof q, "%s.fields", p);
+		treaty_pathf(q, sizeof q, "%s.fields", p);
 		if (fields_parse(c, q, json_object_get(v, "fields"), &k->fields,
 				 &k->nfields) != 0)
 			return -1;
@@ -727,10 +713,10 @@ static int kinds_parse(struct dctx *c, json_t *obj)
 			    d->ncats == 0)
 				return dfail(c, q, "\"%s\": this treaty has no categories",
 					     k->fields[i].name);
-		pfmt(q, sizeof q, "%s.deadline", p);
+		treaty_pathf(q, sizeof q, "%s.deadline", p);
 		if (deadline_parse(c, q, json_object_get(v, "deadline"), k) != 0)
 			return -1;
-		pfmt(q, sizeof q, "%s.effect", p);
+		treaty_pathf(q, sizeof q, "%s.effect", p);
 		if (effect_parse(c, q, json_object_get(v, "effect"), k) != 0)
 			return -1;
 	}

@@ -90,13 +90,11 @@ static struct titem *item_get(const struct treaty_engine *g, const char *id)
 
 static int item_grow(struct treaty_engine *g)
 {
-	size_t cap = g->cap ? 2 * g->cap : 1024, i;
+	size_t cap = g->cap ? 2 * g->cap : 1024, ocap = g->cap, i;
 	struct titem *old = g->slots, *ns = calloc(cap, sizeof *ns);
 
 	if (ns == NULL)
 		return -1;
-	size_t ocap = g->cap;
-
 	g->slots = ns;
 	g->cap = cap;    /* before rehashing: item_slot masks with it */
 	for (i = 0; i < ocap; i++)
@@ -224,17 +222,14 @@ static void flag(struct treaty_engine *g, uint64_t index, const char *code,
 static void flag(struct treaty_engine *g, uint64_t index, const char *code,
 		 const char *fmt, ...)
 {
+	struct treaty_flag *nf = treaty_grow(g->flags, &g->capflags, g->nflags,
+					     sizeof *g->flags, 16);
 	char buf[1024];
 	va_list ap;
 
-	if (g->nflags == g->capflags) {
-		size_t cap = g->capflags ? 2 * g->capflags : 16;
-		struct treaty_flag *nf = realloc(g->flags, cap * sizeof *nf);
-		if (nf == NULL)
-			return;
-		g->flags = nf;
-		g->capflags = cap;
-	}
+	if (nf == NULL)
+		return;
+	g->flags = nf;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
@@ -748,14 +743,11 @@ static void effect_do(struct treaty_engine *g, const struct treaty_kind *k,
 
 		x = exch_find(g, id);
 		if (x == NULL) {
-			if (g->nex == g->capex) {
-				size_t cap = g->capex ? 2 * g->capex : 4;
-				struct texch *nx = realloc(g->ex, cap * sizeof *nx);
-				if (nx == NULL)
-					return;
-				g->ex = nx;
-				g->capex = cap;
-			}
+			struct texch *nx = treaty_grow(g->ex, &g->capex, g->nex,
+						       sizeof *g->ex, 4);
+			if (nx == NULL)
+				return;
+			g->ex = nx;
 			x = &g->ex[g->nex];
 			memset(x, 0, sizeof *x);
 			x->id = strdup(id);

@@ -335,29 +335,21 @@ static int rtimes_entry(void *ctx, uint64_t idx, const uint8_t *data, size_t len
 		uint64_t below = env.below;
 		if (t->nr > 0 && t->r[t->nr - 1].below > below)
 			below = t->r[t->nr - 1].below;
-		if (t->nr == t->capr) {
-			size_t cap = t->capr ? 2 * t->capr : 256;
-			struct rcpt *nr = realloc(t->r, cap * sizeof *nr);
-			if (nr == NULL) {
-				env_free(&env);
-				return -1;
-			}
-			t->r = nr;
-			t->capr = cap;
+		struct rcpt *nr = treaty_grow(t->r, &t->capr, t->nr, sizeof *t->r, 256);
+		if (nr == NULL) {
+			env_free(&env);
+			return -1;
 		}
+		t->r = nr;
 		t->r[t->nr].below = below;
 		t->r[t->nr].time = env.time;
 		for (size_t i = 0; i < env.nalso; i++) {
-			if (t->na == t->capa) {
-				size_t cap = t->capa ? 2 * t->capa : 256;
-				struct also *na = realloc(t->a, cap * sizeof *na);
-				if (na == NULL) {
-					env_free(&env);
-					return -1;
-				}
-				t->a = na;
-				t->capa = cap;
+			struct also *na = treaty_grow(t->a, &t->capa, t->na, sizeof *t->a, 256);
+			if (na == NULL) {
+				env_free(&env);
+				return -1;
 			}
+			t->a = na;
 			t->a[t->na].index = env.also[i];
 			t->a[t->na].seq = t->nr;
 			t->a[t->na++].time = env.time;

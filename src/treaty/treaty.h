@@ -167,6 +167,15 @@ void treaty_msgs_add(struct treaty_msgs *m, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void treaty_msgs_free(struct treaty_msgs *m);
 
+/* Room for one more element in arr (n used of *cap, elem bytes each),
+ * doubling from first: arr itself, or its new place, or NULL when out of
+ * memory (arr is then unchanged and still the caller's). */
+void *treaty_grow(void *arr, size_t *cap, size_t n, size_t elem, size_t first);
+
+/* snprintf for the paths that name a member in messages (cut if long). */
+void treaty_pathf(char *p, size_t cap, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /*
  * Checks the fields of a notification of this kind: every missing, extra,
  * mistyped or out-of-range field is one line in m, named by its path

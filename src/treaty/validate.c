@@ -17,16 +17,26 @@
 
 /* A path for messages ("kinds.movement.fields.item_id"); long paths are
  * cut, which only shortens a message. */
-static void pfmt(char *p, size_t cap, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void pfmt(char *p, size_t cap, const char *fmt, ...)
+void treaty_pathf(char *p, size_t cap, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(p, cap, fmt, ap);
 	va_end(ap);
+}
+
+void *treaty_grow(void *arr, size_t *cap, size_t n, size_t elem, size_t first)
+{
+	size_t nc;
+	void *na;
+
+	if (n < *cap)
+		return arr;
+	nc = *cap ? 2 * *cap : first;
+	if ((na = realloc(arr, nc * elem)) != NULL)
+		*cap = nc;
+	return na;
 }
 
 void treaty_msgs_add(struct treaty_msgs *m, const char *fmt, ...)
@@ -41,16 +51,11 @@ void treaty_msgs_add(struct treaty_msgs *m, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
-	if (m->n == m->cap) {
-		size_t cap = m->cap ? 2 * m->cap : 8;
-		nl = realloc(m->lines, cap * sizeof *nl);
-		if (nl == NULL) {
-			m->dropped++;
-			return;
-		}
-		m->lines = nl;
-		m->cap = cap;
+	if ((nl = treaty_grow(m->lines, &m->cap, m->n, sizeof *m->lines, 8)) == NULL) {
+		m->dropped++;
+		return;
 	}
+	m->lines = nl;
 	m->lines[m->n] = strdup(buf);
 	if (m->lines[m->n] == NULL)
 		m->dropped++;
@@ -190,7 +195,7 @@ static size_t check_area(const json_t *v, const char *path, struct treaty_msgs *
 			return bad + 1;
 		}
 		json_array_foreach(poly, i, x) {
-			pfmt(p, sizeof p, "%s.polygon[%zu]", path, i);
+			treaty_pathf(p, sizeof p, "%s.polygon[%zu]", path, i);
 			bad += check_position(x, p, m);
 		}
 		return bad;
@@ -200,7 +205,7 @@ static size_t check_area(const json_t *v, const char *path, struct treaty_msgs *
 				"position, \"radius_km\": number}", path);
 		return 1;
 	}
-	pfmt(p, sizeof p, "%s.centre", path);
+	treaty_pathf(p, sizeof p, "%s.centre", path);
 	bad += check_position(c, p, m);
 	if (!json_is_number(r) || !(json_number_value(r) > 0) ||
 	    json_number_value(r) > 20000) {
@@ -343,7 +348,7 @@ static size_t check_value(const struct treaty_def *d, const struct treaty_field 
 		seen = json_object();
 		json_array_foreach(v, i, x) {
 			json_t *id = json_object_get(x, "id");
-			pfmt(p, sizeof p, "%s[%zu]", path, i);
+			treaty_pathf(p, sizeof p, "%s[%zu]", path, i);
 			bad += treaty_validate_item(d, x, p, m);
 			if (json_is_string(id)) {
 				if (json_object_get(seen, json_string_value(id)) != NULL) {

@@ -254,3 +254,21 @@ void tu_rand_bytes(uint64_t *state, uint8_t *out, size_t n)
 		}
 	}
 }
+
+void tu_expect_error(int rc, const struct perr *e, const char *needle)
+{
+	if (rc == 0)
+		fail_msg("succeeded, expected an error mentioning \"%s\"",
+			 needle ? needle : "anything");
+	assert_true(rc < 0);
+	assert_true(e->msg[0] != '\0');
+	assert_null(strchr(e->msg, '\n'));
+	if (needle != NULL && strstr(e->msg, needle) == NULL)
+		fail_msg("error \"%s\" does not mention \"%s\"", e->msg, needle);
+}
+
+void tu_expect_ok(int rc, const struct perr *e)
+{
+	if (rc != 0)
+		fail_msg("failed: %s", e->msg);
+}

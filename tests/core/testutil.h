@@ -14,6 +14,8 @@
 
 #include <jansson.h>
 
+#include "err.h"
+
 /* The test data directory: $PARLEY_TESTDATA, else "../shared/testdata". */
 const char *tu_testdata_dir(void);
 
@@ -67,5 +69,11 @@ uint64_t tu_rand64(uint64_t *state);
 /* Uniform in [0, n), n > 0. */
 uint64_t tu_rand_below(uint64_t *state, uint64_t n);
 void tu_rand_bytes(uint64_t *state, uint8_t *out, size_t n);
+
+/* The error convention (src/core/err.h) asserted: a failure is a
+ * negative status with one non-empty line, which mentions needle (unless
+ * needle is NULL); a success is 0 (its message is shown if it is not). */
+void tu_expect_error(int rc, const struct perr *e, const char *needle);
+void tu_expect_ok(int rc, const struct perr *e);
 
 #endif

@@ -33,25 +33,6 @@ static void clear_err(struct perr *e)
 	e->msg[0] = '\0';
 }
 
-/* Asserts a failure by the error convention (negative status, one
- * non-empty line) whose message contains needle. */
-static void expect_error(int rc, const struct perr *e, const char *needle)
-{
-	if (rc == 0)
-		fail_msg("succeeded, expected an error mentioning \"%s\"", needle);
-	assert_true(rc < 0);
-	assert_true(e->msg[0] != '\0');
-	assert_null(strchr(e->msg, '\n'));
-	if (strstr(e->msg, needle) == NULL)
-		fail_msg("error \"%s\" does not mention \"%s\"", e->msg, needle);
-}
-
-static void expect_ok(int rc, const struct perr *e)
-{
-	if (rc != 0)
-		fail_msg("failed: %s", e->msg);
-}
-
 static json_t *parse(const char *text)
 {
 	json_error_t je;
@@ -151,7 +132,7 @@ static void build(struct commit_set *s, size_t n)
 	json_t *items = make_items(n);
 	struct perr e;
 
-	expect_ok(commit_build(s, items, salt_fn, &sa, &e), &e);
+	tu_expect_ok(commit_build(s, items, salt_fn, &sa, &e), &e);
 	json_decref(items);
 }
 
@@ -170,7 +151,7 @@ static void check_canonical(const char *in, const char *want)
 	struct perr e;
 	size_t len;
 
-	expect_ok(commit_canonical(j, buf, sizeof buf, &len, &e), &e);
+	tu_expect_ok(commit_canonical(j, buf, sizeof buf, &len, &e), &e);
 	if (len != strlen(want) || memcmp(buf, want, len) != 0)
 		fail_msg("canonical record of %s is %.*s, expected %s", in, (int)len, buf, want);
 	json_decref(j);
@@ -207,15 +188,15 @@ static void test_reals_deep_nesting_and_large_records_are_refused(void **state)
 
 	(void)state;
 	j = parse("{\"id\": \"x\", \"warheads\": 4.0}");
-	expect_error(commit_canonical(j, buf, sizeof buf, &len, &e), &e,
+	tu_expect_error(commit_canonical(j, buf, sizeof buf, &len, &e), &e,
 		     "\"warheads\" is a JSON real");
 	json_decref(j);
 	j = parse("{\"id\": \"x\", \"pos\": {\"lat\": 55, \"lon\": [37, 1e2]}}");
-	expect_error(commit_canonical(j, buf, sizeof buf, &len, &e), &e,
+	tu_expect_error(commit_canonical(j, buf, sizeof buf, &len, &e), &e,
 		     "\"pos.lon[1]\" is a JSON real");
 	json_decref(j);
 	j = parse("[1]");
-	expect_error(commit_canonical(j, buf, sizeof buf, &len, &e), &e,
+	tu_expect_error(commit_canonical(j, buf, sizeof buf, &len, &e), &e,
 		     "must be a JSON object");
 	json_decref(j);
 
@@ -231,9 +212,9 @@ static void test_reals_deep_nesting_and_large_records_are_refused(void **state)
 		snprintf(text + n, sizeof text - (size_t)n, "}");
 		j = parse(text);
 		if (i == 15)
-			expect_ok(commit_canonical(j, buf, sizeof buf, &len, &e), &e);
+			tu_expect_ok(commit_canonical(j, buf, sizeof buf, &len, &e), &e);
 		else
-			expect_error(commit_canonical(j, buf, sizeof buf, &len, &e), &e,
+			tu_expect_error(commit_canonical(j, buf, sizeof buf, &len, &e), &e,
 				     "nests deeper than 16 levels");
 		json_decref(j);
 	}
@@ -248,10 +229,10 @@ static void test_reals_deep_nesting_and_large_records_are_refused(void **state)
 		big[tlen] = '\0';
 		j = json_pack("{s:s, s:s}", "id", "x", "t", big);
 		if (i == 0) {
-			expect_ok(commit_canonical(j, buf, sizeof buf, &len, &e), &e);
+			tu_expect_ok(commit_canonical(j, buf, sizeof buf, &len, &e), &e);
 			assert_int_equal(len, COMMIT_RECORD_MAX);
 		} else {
-			expect_error(commit_canonical(j, buf, sizeof buf, &len, &e), &e,
+			tu_expect_error(commit_canonical(j, buf, sizeof buf, &len, &e), &e,
 				     "16385 bytes, more than 16384");
 		}
 		json_decref(j);
@@ -259,7 +240,7 @@ static void test_reals_deep_nesting_and_large_records_are_refused(void **state)
 	free(big);
 	/* a buffer smaller than the record */
 	j = parse("{\"id\": \"abcdef\"}");
-	expect_error(commit_canonical(j, buf, 8, &len, &e), &e, "8-byte buffer");
+	tu_expect_error(commit_canonical(j, buf, 8, &len, &e), &e, "8-byte buffer");
 	json_decref(j);
 }
 
@@ -314,11 +295,11 @@ static void test_an_empty_inventory_commits_to_the_empty_root(void **state)
 	char hex[65];
 
 	(void)state;
-	expect_ok(commit_build(&s, items, salt_fn, &sa, &e), &e);
+	tu_expect_ok(commit_build(&s, items, salt_fn, &sa, &e), &e);
 	assert_int_equal(s.c.count, 0);
 	root_hex(hex, &s);
 	assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-	expect_error(commit_disclose(&s, "x", &j, &e), &e, "no item with id \"x\"");
+	tu_expect_error(commit_disclose(&s, "x", &j, &e), &e, "no item with id \"x\"");
 	commit_set_free(&s);
 	json_decref(items);
 }
@@ -333,13 +314,13 @@ static void test_the_root_depends_on_every_salt_and_record(void **state)
 	(void)state;
 	build(&a, 5);
 	/* other salts, same items: another root (the salts hide the records) */
-	expect_ok(commit_build(&b, items, salt_fn, &sa, &e), &e);
+	tu_expect_ok(commit_build(&b, items, salt_fn, &sa, &e), &e);
 	assert_memory_not_equal(a.c.root, b.c.root, 32);
 	commit_set_free(&b);
 	/* same salts, one field changed: another root */
 	sa = salts_from(SALT_SEED);
 	json_object_set_new(json_array_get(items, 2), "n", json_integer(99));
-	expect_ok(commit_build(&b, items, salt_fn, &sa, &e), &e);
+	tu_expect_ok(commit_build(&b, items, salt_fn, &sa, &e), &e);
 	assert_memory_not_equal(a.c.root, b.c.root, 32);
 	commit_set_free(&b);
 	commit_set_free(&a);
@@ -357,7 +338,7 @@ static void check_refused(const char *items_text, const char *needle)
 	struct perr e;
 
 	clear_err(&e);
-	expect_error(commit_build(&s, items, salt_fn, &sa, &e), &e, needle);
+	tu_expect_error(commit_build(&s, items, salt_fn, &sa, &e), &e, needle);
 	/* the set is left empty and freeing it is harmless */
 	assert_int_equal(s.n, 0);
 	assert_null(s.rec);
@@ -390,7 +371,7 @@ static void test_an_id_with_a_nul_byte_is_refused(void **state)
 	(void)state;
 	json_object_set_new(it, "id", json_stringn("a\0b", 3));
 	json_array_append_new(items, it);
-	expect_error(commit_build(&s, items, salt_fn, &sa, &e), &e,
+	tu_expect_error(commit_build(&s, items, salt_fn, &sa, &e), &e,
 		     "\"id\" contains a NUL character");
 	json_decref(items);
 }
@@ -404,7 +385,7 @@ static void test_a_failing_salt_source_fails_the_commitment(void **state)
 
 	(void)state;
 	sa.fail_at = 2;
-	expect_error(commit_build(&s, items, salt_fn, &sa, &e), &e,
+	tu_expect_error(commit_build(&s, items, salt_fn, &sa, &e), &e,
 		     "salt: no randomness today");
 	assert_int_equal(s.n, 0);
 	json_decref(items);
@@ -439,9 +420,9 @@ static void test_every_item_of_37_discloses_and_verifies(void **state)
 		uint64_t got_index = 99;
 		json_t *d, *t;
 		snprintf(id, sizeof id, "item-%04zu", i);
-		expect_ok(commit_disclose(&s, id, &d, &e), &e);
+		tu_expect_ok(commit_disclose(&s, id, &d, &e), &e);
 		t = reparse(d);
-		expect_ok(commit_verify(&s.c, t, &got_id, &got_index, &e), &e);
+		tu_expect_ok(commit_verify(&s.c, t, &got_id, &got_index, &e), &e);
 		assert_string_equal(got_id, id);
 		assert_int_equal(got_index, i);
 		/* the disclosure carries the index and a proof of the RFC 6962
@@ -468,7 +449,7 @@ static void check_tamper(const struct commit_set *s, const json_t *good,
 
 	fn(d);
 	clear_err(&e);
-	expect_error(commit_verify(&s->c, d, NULL, NULL, &e), &e, needle);
+	tu_expect_error(commit_verify(&s->c, d, NULL, NULL, &e), &e, needle);
 	json_decref(d);
 }
 
@@ -611,8 +592,8 @@ static void test_a_tampered_disclosure_is_rejected_naming_the_fault(void **state
 
 	(void)state;
 	build(&s, 37);
-	expect_ok(commit_disclose(&s, "item-0017", &good, &e), &e);
-	expect_ok(commit_verify(&s.c, good, NULL, NULL, &e), &e);
+	tu_expect_ok(commit_disclose(&s, "item-0017", &good, &e), &e);
+	tu_expect_ok(commit_verify(&s.c, good, NULL, NULL, &e), &e);
 
 	/* the record */
 	check_tamper(&s, good, t_field, fails);
@@ -662,14 +643,14 @@ static void test_a_disclosure_fails_against_another_commitment(void **state)
 
 	(void)state;
 	build(&s, 37);
-	expect_ok(commit_disclose(&s, "item-0005", &d, &e), &e);
+	tu_expect_ok(commit_disclose(&s, "item-0005", &d, &e), &e);
 
 	/* another root, same count, in both places */
 	c = s.c;
 	c.root[31] ^= 1;
 	t = json_deep_copy(d);
 	json_object_set_new(t, "commitment", commit_root_json(&c));
-	expect_error(commit_verify(&c, t, NULL, NULL, &e), &e,
+	tu_expect_error(commit_verify(&c, t, NULL, NULL, &e), &e,
 		     "item does not match the commitment (inclusion proof fails)");
 	json_decref(t);
 
@@ -684,19 +665,19 @@ static void test_a_disclosure_fails_against_another_commitment(void **state)
 	c.count = 38;
 	t = json_deep_copy(d);
 	json_object_set_new(t, "commitment", commit_root_json(&c));
-	expect_ok(commit_verify(&c, t, NULL, NULL, &e), &e);
+	tu_expect_ok(commit_verify(&c, t, NULL, NULL, &e), &e);
 	json_decref(t);
 	json_decref(d);
-	expect_ok(commit_disclose(&s, "item-0036", &d, &e), &e);
+	tu_expect_ok(commit_disclose(&s, "item-0036", &d, &e), &e);
 	t = json_deep_copy(d);
 	json_object_set_new(t, "commitment", commit_root_json(&c));
-	expect_error(commit_verify(&c, t, NULL, NULL, &e), &e,
+	tu_expect_error(commit_verify(&c, t, NULL, NULL, &e), &e,
 		     "item does not match the commitment (inclusion proof fails)");
 	json_decref(t);
 
 	/* the checker holds another commitment than the disclosure's */
 	build(&other, 36);
-	expect_error(commit_verify(&other.c, d, NULL, NULL, &e), &e,
+	tu_expect_error(commit_verify(&other.c, d, NULL, NULL, &e), &e,
 		     "disclosure: it is for another commitment");
 	commit_set_free(&other);
 
@@ -712,10 +693,10 @@ static void test_disclosing_an_unknown_id_is_an_error(void **state)
 
 	(void)state;
 	build(&s, 10);
-	expect_error(commit_disclose(&s, "item-0010", &d, &e), &e,
+	tu_expect_error(commit_disclose(&s, "item-0010", &d, &e), &e,
 		     "no item with id \"item-0010\" in the commitment");
 	assert_null(d);
-	expect_error(commit_disclose(&s, "", &d, &e), &e, "no item with id");
+	tu_expect_error(commit_disclose(&s, "", &d, &e), &e, "no item with id");
 	commit_set_free(&s);
 }
 
@@ -732,7 +713,7 @@ static void test_the_private_file_reads_back_to_the_same_commitment(void **state
 
 	(void)state;
 	build(&s, 37);
-	expect_ok(commit_private_json(&s, &priv, &e), &e);
+	tu_expect_ok(commit_private_json(&s, &priv, &e), &e);
 	t = reparse(priv);
 	/* shape: {"commitment": {root, count}, "records": [{index, salt, item}]} */
 	r0 = json_array_get(json_object_get(t, "records"), 0);
@@ -740,7 +721,7 @@ static void test_the_private_file_reads_back_to_the_same_commitment(void **state
 	assert_string_equal(json_string_value(json_object_get(json_object_get(r0, "item"), "id")),
 			    "item-0000");
 	assert_int_equal(json_string_length(json_object_get(r0, "salt")), 64);
-	expect_ok(commit_private_load(&back, t, &e), &e);
+	tu_expect_ok(commit_private_load(&back, t, &e), &e);
 	root_hex(a, &s);
 	root_hex(b, &back);
 	assert_string_equal(a, b);
@@ -750,8 +731,8 @@ static void test_the_private_file_reads_back_to_the_same_commitment(void **state
 		char id[32];
 		json_t *d1, *d2;
 		snprintf(id, sizeof id, "item-%04zu", i);
-		expect_ok(commit_disclose(&s, id, &d1, &e), &e);
-		expect_ok(commit_disclose(&back, id, &d2, &e), &e);
+		tu_expect_ok(commit_disclose(&s, id, &d1, &e), &e);
+		tu_expect_ok(commit_disclose(&back, id, &d2, &e), &e);
 		assert_true(json_equal(d1, d2));
 		json_decref(d1);
 		json_decref(d2);
@@ -764,13 +745,13 @@ static void test_the_private_file_reads_back_to_the_same_commitment(void **state
 	{
 		char *text, *line;
 		size_t len, lines = 0;
-		expect_ok(commit_private_text(&s, &text, &len, &e), &e);
+		tu_expect_ok(commit_private_text(&s, &text, &len, &e), &e);
 		assert_int_equal(len, strlen(text));
 		for (line = text; (line = strstr(line, "\n  {\"index\":")) != NULL; line++)
 			lines++;
 		assert_int_equal(lines, 37);
 		t = parse(text);
-		expect_ok(commit_private_load(&back, t, &e), &e);
+		tu_expect_ok(commit_private_load(&back, t, &e), &e);
 		assert_memory_equal(back.c.root, s.c.root, 32);
 		commit_set_free(&back);
 		json_decref(t);
@@ -789,10 +770,10 @@ static void test_the_private_text_of_no_items_is_valid_json(void **state)
 	size_t len;
 
 	(void)state;
-	expect_ok(commit_build(&s, items, salt_fn, &sa, &e), &e);
-	expect_ok(commit_private_text(&s, &text, &len, &e), &e);
+	tu_expect_ok(commit_build(&s, items, salt_fn, &sa, &e), &e);
+	tu_expect_ok(commit_private_text(&s, &text, &len, &e), &e);
 	t = parse(text);
-	expect_ok(commit_private_load(&back, t, &e), &e);
+	tu_expect_ok(commit_private_load(&back, t, &e), &e);
 	assert_int_equal(back.c.count, 0);
 	commit_set_free(&back);
 	json_decref(t);
@@ -809,7 +790,7 @@ static void check_private_refused(const json_t *good, void (*fn)(json_t *),
 	struct perr e;
 
 	fn(p);
-	expect_error(commit_private_load(&s, p, &e), &e, needle);
+	tu_expect_error(commit_private_load(&s, p, &e), &e, needle);
 	assert_int_equal(s.n, 0);
 	commit_set_free(&s);
 	json_decref(p);
@@ -866,7 +847,7 @@ static void test_a_damaged_private_file_is_refused(void **state)
 
 	(void)state;
 	build(&s, 10);
-	expect_ok(commit_private_json(&s, &priv, &e), &e);
+	tu_expect_ok(commit_private_json(&s, &priv, &e), &e);
 	check_private_refused(priv, p_salt, "do not hash to its commitment's root");
 	check_private_refused(priv, p_field, "do not hash to its commitment's root");
 	check_private_refused(priv, p_swap, "records[2]: id \"item-0001\" does not come after "
@@ -895,36 +876,36 @@ static void test_commitments_parse_strictly(void **state)
 	(void)state;
 	snprintf(text, sizeof text, "{\"root\": \"%s\", \"count\": 10000000}", zero);
 	j = parse(text);
-	expect_ok(commit_root_parse(&c, j, "commitment", &e), &e);
+	tu_expect_ok(commit_root_parse(&c, j, "commitment", &e), &e);
 	assert_int_equal(c.count, 10000000);
 	json_decref(j);
 
 	snprintf(text, sizeof text, "{\"root\": \"%s\", \"count\": 10000001}", zero);
 	j = parse(text);
-	expect_error(commit_root_parse(&c, j, "commitment", &e), &e,
+	tu_expect_error(commit_root_parse(&c, j, "commitment", &e), &e,
 		     "commitment: count must be an integer from 0 to 10000000");
 	json_decref(j);
 
 	j = parse("{\"root\": \"E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855\","
 		  " \"count\": 1}");
-	expect_error(commit_root_parse(&c, j, "commitment", &e), &e,
+	tu_expect_error(commit_root_parse(&c, j, "commitment", &e), &e,
 		     "commitment: root must be 64 lowercase hex characters");
 	json_decref(j);
 
 	snprintf(text, sizeof text, "{\"root\": \"%s\", \"count\": 1, \"alg\": \"sha256\"}", zero);
 	j = parse(text);
-	expect_error(commit_root_parse(&c, j, "commitment", &e), &e,
+	tu_expect_error(commit_root_parse(&c, j, "commitment", &e), &e,
 		     "commitment: unexpected member \"alg\"");
 	json_decref(j);
 
 	j = parse("{\"count\": 1}");
-	expect_error(commit_root_parse(&c, j, "commitment", &e), &e,
+	tu_expect_error(commit_root_parse(&c, j, "commitment", &e), &e,
 		     "commitment: no \"root\" member");
 	json_decref(j);
 
 	snprintf(text, sizeof text, "{\"root\": \"%s\", \"count\": 1.0}", zero);
 	j = parse(text);
-	expect_error(commit_root_parse(&c, j, "commitment", &e), &e, "count must be an integer");
+	tu_expect_error(commit_root_parse(&c, j, "commitment", &e), &e, "count must be an integer");
 	json_decref(j);
 
 	/* written root first, then count */

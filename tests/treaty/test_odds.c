@@ -29,6 +29,7 @@
 #include <openssl/bn.h>
 
 #include "odds.h"
+#include "../core/testutil.h"
 
 #define MILLION 1000000ULL
 #define MAX_REL 1e-12
@@ -44,17 +45,6 @@ static size_t exact_checks;
 static void clear_err(struct perr *e)
 {
 	e->msg[0] = '\0';
-}
-
-/* Asserts the error convention for a call that must fail: a negative
- * status and one non-empty line in e that contains `needle`. */
-static void expect_error(int rc, const struct perr *e, const char *needle)
-{
-	assert_true(rc < 0);
-	assert_true(e->msg[0] != '\0');
-	assert_null(strchr(e->msg, '\n'));
-	if (needle != NULL && strstr(e->msg, needle) == NULL)
-		fail_msg("error \"%s\" does not mention \"%s\"", e->msg, needle);
 }
 
 static BIGNUM *bn_new_checked(void)
@@ -491,26 +481,26 @@ static void test_impossible_counts_are_refused_naming_the_value(void **state)
 
 	(void)state;
 	clear_err(&e);
-	expect_error(odds_detect(10, 3, 11, &p, &e), &e, "11");
-	expect_error(odds_detect(10, 3, 11, &p, &e), &e, "K");
-	expect_error(odds_detect(10, 11, 3, &p, &e), &e, "11");
-	expect_error(odds_detect(10, 11, 3, &p, &e), &e, "D");
-	expect_error(odds_detect(0, 0, 0, &p, &e), &e, "N");
-	expect_error(odds_detect(ODDS_MAX_N + 1, 1, 1, &p, &e), &e,
+	tu_expect_error(odds_detect(10, 3, 11, &p, &e), &e, "11");
+	tu_expect_error(odds_detect(10, 3, 11, &p, &e), &e, "K");
+	tu_expect_error(odds_detect(10, 11, 3, &p, &e), &e, "11");
+	tu_expect_error(odds_detect(10, 11, 3, &p, &e), &e, "D");
+	tu_expect_error(odds_detect(0, 0, 0, &p, &e), &e, "N");
+	tu_expect_error(odds_detect(ODDS_MAX_N + 1, 1, 1, &p, &e), &e,
 		     "1000000001");
-	expect_error(odds_detect(UINT64_MAX, 1, 1, &p, &e), &e,
+	tu_expect_error(odds_detect(UINT64_MAX, 1, 1, &p, &e), &e,
 		     "18446744073709551615");
 	assert_true(p == 0.25); /* untouched on error */
 
-	expect_error(odds_needed(0, 0, 0.5, &k, &e), &e, "N");
-	expect_error(odds_needed(10, 11, 0.5, &k, &e), &e, "11");
-	expect_error(odds_needed(10, 0, 0.5, &k, &e), &e,
+	tu_expect_error(odds_needed(0, 0, 0.5, &k, &e), &e, "N");
+	tu_expect_error(odds_needed(10, 11, 0.5, &k, &e), &e, "11");
+	tu_expect_error(odds_needed(10, 0, 0.5, &k, &e), &e,
 		     "no falsified items");
-	expect_error(odds_needed(10, 1, 0.0, &k, &e), &e, "confidence");
-	expect_error(odds_needed(10, 1, 1.5, &k, &e), &e, "1.5");
-	expect_error(odds_needed(10, 1, -0.5, &k, &e), &e, "-0.5");
-	expect_error(odds_needed(10, 1, NAN, &k, &e), &e, "confidence");
-	expect_error(odds_needed(10, 1, INFINITY, &k, &e), &e, "confidence");
+	tu_expect_error(odds_needed(10, 1, 0.0, &k, &e), &e, "confidence");
+	tu_expect_error(odds_needed(10, 1, 1.5, &k, &e), &e, "1.5");
+	tu_expect_error(odds_needed(10, 1, -0.5, &k, &e), &e, "-0.5");
+	tu_expect_error(odds_needed(10, 1, NAN, &k, &e), &e, "confidence");
+	tu_expect_error(odds_needed(10, 1, INFINITY, &k, &e), &e, "confidence");
 	assert_true(k == 77);
 
 	/* A NULL perr is allowed. */
@@ -543,21 +533,21 @@ static void test_counts_parse_as_plain_decimals_only(void **state)
 		v = 42;
 		clear_err(&e);
 		snprintf(want, sizeof want, "not \"%s\"", bad[i]);
-		expect_error(odds_parse_count(bad[i], "N", &v, &e), &e, want);
-		expect_error(odds_parse_count(bad[i], "N", &v, &e), &e,
+		tu_expect_error(odds_parse_count(bad[i], "N", &v, &e), &e, want);
+		tu_expect_error(odds_parse_count(bad[i], "N", &v, &e), &e,
 			     "N must be a non-negative integer");
 		assert_true(v == 42);
 	}
 	clear_err(&e);
-	expect_error(odds_parse_count("-3", "N", &v, &e), &e,
+	tu_expect_error(odds_parse_count("-3", "N", &v, &e), &e,
 		     "N must be a non-negative integer, not \"-3\"");
-	expect_error(odds_parse_count("18446744073709551616", "D", &v, &e),
+	tu_expect_error(odds_parse_count("18446744073709551616", "D", &v, &e),
 		     &e, "D is too large: \"18446744073709551616\"");
-	expect_error(odds_parse_count("99999999999999999999999", "K", &v, &e),
+	tu_expect_error(odds_parse_count("99999999999999999999999", "K", &v, &e),
 		     &e, "K is too large");
 	/* Hostile input stays one printable line. */
-	expect_error(odds_parse_count("1\n2", "N", &v, &e), &e, "\"1?2\"");
-	expect_error(odds_parse_count(NULL, "N", &v, &e), &e, "N");
+	tu_expect_error(odds_parse_count("1\n2", "N", &v, &e), &e, "\"1?2\"");
+	tu_expect_error(odds_parse_count(NULL, "N", &v, &e), &e, "N");
 	assert_true(v == 42);
 }
 
@@ -589,14 +579,14 @@ static void test_probabilities_parse_in_zero_to_one(void **state)
 		p = 0.25;
 		clear_err(&e);
 		snprintf(want, sizeof want, "not \"%s\"", bad[i]);
-		expect_error(odds_parse_prob(bad[i], &p, &e), &e, want);
-		expect_error(odds_parse_prob(bad[i], &p, &e), &e, "(0, 1]");
+		tu_expect_error(odds_parse_prob(bad[i], &p, &e), &e, want);
+		tu_expect_error(odds_parse_prob(bad[i], &p, &e), &e, "(0, 1]");
 		assert_true(p == 0.25);
 	}
 	/* Rounds to 1.0 but is not 1: refused rather than read as certainty. */
-	expect_error(odds_parse_prob("0.99999999999999999999", &p, &e), &e,
+	tu_expect_error(odds_parse_prob("0.99999999999999999999", &p, &e), &e,
 		     "write 1");
-	expect_error(odds_parse_prob(NULL, &p, &e), &e, "confidence");
+	tu_expect_error(odds_parse_prob(NULL, &p, &e), &e, "confidence");
 	assert_true(p == 0.25);
 }
 

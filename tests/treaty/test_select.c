@@ -53,23 +53,6 @@
 /* ---------------------------------------------------------------------- */
 /* Helpers                                                                 */
 
-static void expect_error(int rc, const struct perr *e, const char *needle)
-{
-	if (rc == 0)
-		fail_msg("succeeded, expected an error mentioning \"%s\"", needle);
-	assert_true(rc < 0);
-	assert_true(e->msg[0] != '\0');
-	assert_null(strchr(e->msg, '\n'));
-	if (strstr(e->msg, needle) == NULL)
-		fail_msg("error \"%s\" does not mention \"%s\"", e->msg, needle);
-}
-
-static void expect_ok(int rc, const struct perr *e)
-{
-	if (rc != 0)
-		fail_msg("failed: %s", e->msg);
-}
-
 /* A = 00 01 .. 1f, B = 20 21 .. 3f: the seeds of the known answers. */
 static struct select_side side(const char *name, uint8_t first_byte)
 {
@@ -91,7 +74,7 @@ static void expect_draw(const char *round, uint64_t n, uint64_t k,
 	uint64_t i;
 
 	assert_non_null(got);
-	expect_ok(select_draw(round, n, k, a, b, got, &e), &e);
+	tu_expect_ok(select_draw(round, n, k, a, b, got, &e), &e);
 	for (i = 0; i < k; i++)
 		if (got[i] != want[i])
 			fail_msg("draw(%s, %llu, %llu): index %llu is %llu, expected %llu", round,
@@ -147,8 +130,8 @@ static void test_the_draw_is_deterministic(void **state)
 	struct perr e;
 
 	(void)state;
-	expect_ok(select_draw("r1", 5000, 50, &a, &b, x, &e), &e);
-	expect_ok(select_draw("r1", 5000, 50, &a, &b, y, &e), &e);
+	tu_expect_ok(select_draw("r1", 5000, 50, &a, &b, x, &e), &e);
+	tu_expect_ok(select_draw("r1", 5000, 50, &a, &b, y, &e), &e);
 	assert_memory_equal(x, y, sizeof x);
 	expect_shape(x, 5000, 50);
 }
@@ -170,12 +153,12 @@ static void test_k_zero_draws_nothing_and_k_n_draws_everything(void **state)
 	uint64_t i;
 
 	(void)state;
-	expect_ok(select_draw("r", 100, 0, &a, &b, NULL, &e), &e);
-	expect_ok(select_draw("r", 1, 0, &a, &b, NULL, &e), &e);
-	expect_ok(select_draw("r", 100, 100, &a, &b, all, &e), &e);
+	tu_expect_ok(select_draw("r", 100, 0, &a, &b, NULL, &e), &e);
+	tu_expect_ok(select_draw("r", 1, 0, &a, &b, NULL, &e), &e);
+	tu_expect_ok(select_draw("r", 100, 100, &a, &b, all, &e), &e);
 	for (i = 0; i < 100; i++)
 		assert_int_equal(all[i], i);
-	expect_ok(select_draw("r", 1, 1, &a, &b, all, &e), &e);
+	tu_expect_ok(select_draw("r", 1, 1, &a, &b, all, &e), &e);
 	assert_int_equal(all[0], 0);
 }
 
@@ -186,12 +169,12 @@ static void test_a_different_round_or_seed_gives_another_selection(void **state)
 	struct perr e;
 
 	(void)state;
-	expect_ok(select_draw("round-1", 100000, 20, &a, &b, x, &e), &e);
-	expect_ok(select_draw("round-2", 100000, 20, &a, &b, y, &e), &e);
+	tu_expect_ok(select_draw("round-1", 100000, 20, &a, &b, x, &e), &e);
+	tu_expect_ok(select_draw("round-2", 100000, 20, &a, &b, y, &e), &e);
 	assert_memory_not_equal(x, y, sizeof x);
 	/* one bit of one seed */
 	b.seed[31] ^= 1;
-	expect_ok(select_draw("round-1", 100000, 20, &a, &b, y, &e), &e);
+	tu_expect_ok(select_draw("round-1", 100000, 20, &a, &b, y, &e), &e);
 	assert_memory_not_equal(x, y, sizeof x);
 }
 
@@ -205,8 +188,8 @@ static void test_a_smaller_k_draws_a_subset(void **state)
 	size_t i, j;
 
 	(void)state;
-	expect_ok(select_draw("r", 500, 40, &a, &b, big, &e), &e);
-	expect_ok(select_draw("r", 500, 10, &a, &b, small, &e), &e);
+	tu_expect_ok(select_draw("r", 500, 40, &a, &b, big, &e), &e);
+	tu_expect_ok(select_draw("r", 500, 10, &a, &b, small, &e), &e);
 	for (i = 0; i < 10; i++) {
 		for (j = 0; j < 40 && big[j] != small[i]; j++)
 			;
@@ -232,7 +215,7 @@ static void test_draws_have_k_distinct_sorted_indices_below_n(void **state)
 		tu_rand_bytes(&rng, a.seed, SELECT_SEED);
 		tu_rand_bytes(&rng, b.seed, SELECT_SEED);
 		snprintf(round, sizeof round, "round-%d", t);
-		expect_ok(select_draw(round, n, k, &a, &b, out, &e), &e);
+		tu_expect_ok(select_draw(round, n, k, &a, &b, out, &e), &e);
 		expect_shape(out, n, k);
 	}
 	free(out);
@@ -254,7 +237,7 @@ static void test_one_of_ten_is_uniform_over_20000_rounds(void **state)
 		char round[32];
 		uint64_t x;
 		snprintf(round, sizeof round, "uniformity-%d", r);
-		expect_ok(select_draw(round, 10, 1, &a, &b, &x, &e), &e);
+		tu_expect_ok(select_draw(round, 10, 1, &a, &b, &x, &e), &e);
 		count[x]++;
 	}
 	for (i = 0; i < 10; i++)
@@ -274,23 +257,23 @@ static void test_bad_inputs_are_refused_naming_the_value(void **state)
 	(void)state;
 	memset(long_round, 'r', sizeof long_round - 1);
 	long_round[sizeof long_round - 1] = '\0';
-	expect_error(select_draw(long_round, 8, 1, &a, &b, out, &e), &e,
+	tu_expect_error(select_draw(long_round, 8, 1, &a, &b, out, &e), &e,
 		     "the round must be 1..128 bytes");
 	long_round[SELECT_ROUND_MAX] = '\0';
-	expect_ok(select_draw(long_round, 8, 1, &a, &b, out, &e), &e);
-	expect_error(select_draw("", 8, 1, &a, &b, out, &e), &e, "the round must be 1..128 bytes");
-	expect_error(select_draw(NULL, 8, 1, &a, &b, out, &e), &e, "the round must be");
-	expect_error(select_draw("r", 0, 0, &a, &b, out, &e), &e,
+	tu_expect_ok(select_draw(long_round, 8, 1, &a, &b, out, &e), &e);
+	tu_expect_error(select_draw("", 8, 1, &a, &b, out, &e), &e, "the round must be 1..128 bytes");
+	tu_expect_error(select_draw(NULL, 8, 1, &a, &b, out, &e), &e, "the round must be");
+	tu_expect_error(select_draw("r", 0, 0, &a, &b, out, &e), &e,
 		     "N = 0: the number of items must be 1..10000000");
-	expect_error(select_draw("r", 10000001, 1, &a, &b, out, &e), &e,
+	tu_expect_error(select_draw("r", 10000001, 1, &a, &b, out, &e), &e,
 		     "N = 10000001: the number of items must be 1..10000000");
-	expect_error(select_draw("r", 8, 9, &a, &b, out, &e), &e,
+	tu_expect_error(select_draw("r", 8, 9, &a, &b, out, &e), &e,
 		     "K = 9: cannot draw more than N = 8 items");
-	expect_error(select_draw("r", 8, 1, &a, &same, out, &e), &e,
+	tu_expect_error(select_draw("r", 8, 1, &a, &same, out, &e), &e,
 		     "both seeds are from the side \"a\"");
-	expect_error(select_draw("r", 8, 1, &a, &noname, out, &e), &e,
+	tu_expect_error(select_draw("r", 8, 1, &a, &noname, out, &e), &e,
 		     "a side's name must be 1..255 bytes");
-	expect_error(select_draw("r", 8, 1, &a, NULL, out, &e), &e, "a side has no name");
+	tu_expect_error(select_draw("r", 8, 1, &a, NULL, out, &e), &e, "a side has no name");
 }
 
 static void test_a_reveal_must_match_its_commitment(void **state)
@@ -302,18 +285,18 @@ static void test_a_reveal_must_match_its_commitment(void **state)
 	(void)state;
 	select_seed_commit(hex, a.seed);
 	assert_string_equal(hex, SEED_A_COMMIT);
-	expect_ok(select_check_reveal(SEED_A_COMMIT, a.seed, &e), &e);
+	tu_expect_ok(select_check_reveal(SEED_A_COMMIT, a.seed, &e), &e);
 	/* another seed */
 	a.seed[0] ^= 0x80;
-	expect_error(select_check_reveal(SEED_A_COMMIT, a.seed, &e), &e,
+	tu_expect_error(select_check_reveal(SEED_A_COMMIT, a.seed, &e), &e,
 		     "seed-reveal does not match its commitment");
 	a.seed[0] ^= 0x80;
 	/* malformed commitments */
-	expect_error(select_check_reveal("630DCD2966C4336691125448BBB25B4FF412A49C732DB2C8ABC1B8581BD710DD",
+	tu_expect_error(select_check_reveal("630DCD2966C4336691125448BBB25B4FF412A49C732DB2C8ABC1B8581BD710DD",
 					 a.seed, &e), &e, "seed-commit must be 64 lowercase hex");
-	expect_error(select_check_reveal("630dcd", a.seed, &e), &e,
+	tu_expect_error(select_check_reveal("630dcd", a.seed, &e), &e,
 		     "seed-commit must be 64 lowercase hex");
-	expect_error(select_check_reveal(NULL, a.seed, &e), &e,
+	tu_expect_error(select_check_reveal(NULL, a.seed, &e), &e,
 		     "seed-commit must be 64 lowercase hex");
 }
 
@@ -323,13 +306,13 @@ static void test_seeds_parse_as_64_lowercase_hex(void **state)
 	struct perr e;
 
 	(void)state;
-	expect_ok(select_parse_seed("000102030405060708090a0b0c0d0e0f"
+	tu_expect_ok(select_parse_seed("000102030405060708090a0b0c0d0e0f"
 				    "101112131415161718191a1b1c1d1e1f", seed, &e), &e);
 	assert_int_equal(seed[31], 0x1f);
-	expect_error(select_parse_seed("000102030405060708090A0B0C0D0E0F"
+	tu_expect_error(select_parse_seed("000102030405060708090A0B0C0D0E0F"
 				       "101112131415161718191a1b1c1d1e1f", seed, &e), &e,
 		     "a seed must be 64 lowercase hex characters");
-	expect_error(select_parse_seed("00", seed, &e), &e,
+	tu_expect_error(select_parse_seed("00", seed, &e), &e,
 		     "a seed must be 64 lowercase hex characters");
 }
 

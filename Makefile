@@ -100,7 +100,8 @@ test: deps
 	$(MAKE) --no-print-directory build-rel build-asan bin/parley
 	tests/run-all
 
-BENCH_PROGS := $(patsubst bench/%.c,build/rel/bench/%,$(wildcard bench/*.c))
+# One program per bench/*.c but benchutil.c, the helpers linked into each.
+BENCH_PROGS := $(patsubst bench/%.c,build/rel/bench/%,$(filter-out bench/benchutil.c,$(wildcard bench/*.c)))
 
 # The log store against SQLite; then two nodes end to end against Redis,
 # Mosquitto and the disk's fdatasync (bench/node runs bench/peers); then the
@@ -111,9 +112,9 @@ bench: deps bin/parley $(BENCH_PROGS)
 	build/rel/bench/node $(BENCH_ARGS)
 	build/rel/bench/replay $(BENCH_ARGS)
 
-build/rel/bench/%: bench/%.c build/rel/libparley.a $(HDRS)
+build/rel/bench/%: bench/%.c bench/benchutil.c build/rel/libparley.a $(HDRS) $(wildcard bench/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(CPPFLAGS_ALL) $(WARN) $(REL_CFLAGS) -o $@ $< build/rel/libparley.a $(LIBS) $(BENCH_LIBS) -lm
+	$(CC) $(CSTD) $(CPPFLAGS_ALL) $(WARN) $(REL_CFLAGS) -o $@ $< bench/benchutil.c build/rel/libparley.a $(LIBS) $(BENCH_LIBS) -lm
 
 demo: deps bin/parley
 	scripts/demo

@@ -34,15 +34,11 @@
  * processes on a 2-core machine can take half of it.
  */
 #include <errno.h>
-#include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -50,6 +46,8 @@
 
 #include "merkle.h"
 #include "store.h"
+
+#include "benchutil.h"
 
 #define BENCH_POOL 4096              /* distinct entries per size */
 #define BENCH_ORIGIN "bench.parley.example/log"
@@ -109,43 +107,13 @@ static void bench_cleanup(void)
 	bench_have_dir = 0;
 }
 
-static void bench_on_signal(int sig)
-{
-	bench_cleanup();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static void bench_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void bench_die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	fputs("bench: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	bench_cleanup();
-	exit(1);
-}
-
-/* A fresh private directory under build/ when there is one (the project's
- * disk), else under the current directory, unless --dir names the parent. */
+/* The scratch directory (under build/ unless --dir names the parent) and
+ * the names of every file in it, so that the cleanup only unlinks. */
 static void bench_make_dir(const char *parent)
 {
-	struct stat st;
 	int i, j;
 
-	if (parent == NULL)
-		parent = stat("build", &st) == 0 && S_ISDIR(st.st_mode) ? "build" : ".";
-	if ((size_t)snprintf(bench_dir, sizeof bench_dir, "%s/bench-log.XXXXXX", parent) >=
-	    sizeof bench_dir)
-		bench_die("%s: path too long", parent);
-	if (mkdtemp(bench_dir) == NULL)
-		bench_die("%s: cannot create a directory: %s", bench_dir, strerror(errno));
+	bu_make_dir(bench_dir, sizeof bench_dir, parent, "bench-log.XXXXXX");
 	for (i = 0; i < BENCH_NDB; i++) {
 		snprintf(bench_db[i], sizeof bench_db[i], "%s/%s", bench_dir, bench_db_names[i]);
 		for (j = 0; j < 3; j++)
@@ -153,28 +121,10 @@ static void bench_make_dir(const char *parent)
 				 bench_dir, bench_db_names[i], bench_suffixes[j]);
 	}
 	bench_have_dir = 1;
-	atexit(bench_cleanup);
-	signal(SIGINT, bench_on_signal);
-	signal(SIGTERM, bench_on_signal);
+	bu_catch_signals();
 }
 
 /* ---- small tools ------------------------------------------------------- */
-
-static double bench_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double bench_cpu(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* Bytes this process has handed to write(2) and friends so far (Linux
  * /proc/self/io "wchar"), or 0 when unknown.  Unlike a rate it does not
@@ -194,126 +144,19 @@ static uint64_t bench_wchar(void)
 	return (uint64_t)v;
 }
 
-/* splitmix64: a fixed seed makes every run use the same entries and the
- * same proof indices. */
-static uint64_t bench_rand(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
-}
-
-static int bench_cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double bench_median(const double *v, int n)
-{
-	double s[BENCH_MAX_ROUNDS];
-
-	memcpy(s, v, (size_t)n * sizeof *v);
-	qsort(s, (size_t)n, sizeof *s, bench_cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
 static const char *bench_size_name(size_t len)
 {
 	return len == 1024 ? "1KiB" : len == 256 ? "256B" : "?";
 }
 
-static void bench_result(const char *name, double v)
-{
-	if (v >= 100)
-		printf("RESULT %s %.0f\n", name, v);
-	else
-		printf("RESULT %s %.3f\n", name, v);
-}
-
 /* ---- header ------------------------------------------------------------ */
-
-static void bench_cpu_model(char *out, size_t cap)
-{
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	char line[512];
-
-	snprintf(out, cap, "unknown");
-	if (f == NULL)
-		return;
-	while (fgets(line, sizeof line, f) != NULL) {
-		char *c = strchr(line, ':');
-		if (strncmp(line, "model name", 10) == 0 && c != NULL) {
-			c += 1 + strspn(c + 1, " \t");
-			c[strcspn(c, "\n")] = '\0';
-			snprintf(out, cap, "%s", c);
-			break;
-		}
-	}
-	fclose(f);
-}
-
-/* The mount holding dir, from /proc/self/mountinfo: the longest mount
- * point that prefixes dir's real path (the last one wins, as it shadows). */
-static void bench_filesystem(const char *dir, char *out, size_t cap)
-{
-	char real[PATH_MAX], line[2048], best_mp[PATH_MAX] = "", best[600] = "unknown";
-	size_t best_len = 0;
-	FILE *f;
-
-	snprintf(out, cap, "unknown");
-	if (realpath(dir, real) == NULL || (f = fopen("/proc/self/mountinfo", "r")) == NULL)
-		return;
-	while (fgets(line, sizeof line, f) != NULL) {
-		char mp[PATH_MAX], fstype[64], source[256];
-		char *dash = strstr(line, " - ");
-		size_t n;
-		if (dash == NULL || sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1 ||
-		    sscanf(dash + 3, "%63s %255s", fstype, source) != 2)
-			continue;
-		n = strlen(mp);
-		if (strncmp(real, mp, n) != 0 ||
-		    (n > 1 && real[n] != '/' && real[n] != '\0') || n < best_len)
-			continue;
-		best_len = n;
-		snprintf(best_mp, sizeof best_mp, "%s", mp);
-		snprintf(best, sizeof best, "%s on %s", fstype, source);
-	}
-	fclose(f);
-	snprintf(out, cap, "%s, mounted at %s", best, best_mp);
-	/* Whether the device claims to be spinning, when sysfs says. */
-	{
-		const char *dev = strrchr(best, '/');
-		char p[300];
-		FILE *r;
-		int rot;
-		if (dev == NULL)
-			return;
-		snprintf(p, sizeof p, "/sys/class/block/%s/queue/rotational", dev + 1);
-		if ((r = fopen(p, "r")) == NULL) {
-			snprintf(p, sizeof p, "/sys/class/block/%s/../queue/rotational", dev + 1);
-			r = fopen(p, "r");
-		}
-		if (r != NULL) {
-			if (fscanf(r, "%d", &rot) == 1) {
-				size_t l = strlen(out);
-				snprintf(out + l, cap - l, ", sysfs: %s",
-					 rot ? "rotational" : "non-rotational");
-			}
-			fclose(r);
-		}
-	}
-}
 
 static void bench_header(const struct bench_opts *o)
 {
 	char cpu[256], fs[1024];
 
-	bench_cpu_model(cpu, sizeof cpu);
-	bench_filesystem(bench_dir, fs, sizeof fs);
+	bu_cpu_model(cpu, sizeof cpu);
+	bu_filesystem(bench_dir, 1, fs, sizeof fs);
 	printf("parley log store benchmark (%s run)\n", o->quick ? "quick" : "full");
 	printf("machine:  %ld CPUs (nproc), %s\n", sysconf(_SC_NPROCESSORS_ONLN), cpu);
 	printf("sqlite:   %s (journal_mode=WAL, synchronous=FULL)\n", sqlite3_libversion());
@@ -342,9 +185,9 @@ static void bench_pool_init(struct bench_pool *p, size_t len, uint64_t seed)
 	p->len = len;
 	p->buf = malloc(BENCH_POOL * len);
 	if (p->buf == NULL)
-		bench_die("out of memory");
+		bu_die("out of memory");
 	for (i = 0; i + 8 <= BENCH_POOL * len; i += 8) {
-		uint64_t r = bench_rand(&seed);
+		uint64_t r = bu_rand(&seed);
 		memcpy(p->buf + i, &r, 8);
 	}
 }
@@ -373,7 +216,7 @@ static void bench_parley_append(void *ctx, const void *const *ents,
 	struct perr e;
 
 	if (store_append(b->l, ents, lens, n, NULL, &e) != 0)
-		bench_die("store_append: %s", e.msg);
+		bu_die("store_append: %s", e.msg);
 }
 
 static void bench_parley_open(struct bench_parley *b, const char *path)
@@ -383,7 +226,7 @@ static void bench_parley_open(struct bench_parley *b, const char *path)
 	if (store_open(&b->s, path, 1, NULL, &e) != 0 ||
 	    store_log_create(b->s, BENCH_ORIGIN, &e) != 0 ||
 	    store_log_open(b->s, BENCH_ORIGIN, &b->l, &e) != 0)
-		bench_die("%s: %s", path, e.msg);
+		bu_die("%s: %s", path, e.msg);
 }
 
 /* The limit: what SQLite itself does with the same rows, nothing else. */
@@ -399,7 +242,7 @@ static void bench_sqlite_step(struct bench_sqlite *b, sqlite3_stmt *st)
 
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
-		bench_die("sqlite: %s", sqlite3_errmsg(b->db));
+		bu_die("sqlite: %s", sqlite3_errmsg(b->db));
 }
 
 static void bench_sqlite_append(void *ctx, const void *const *ents,
@@ -430,7 +273,7 @@ static void bench_sqlite_open(struct bench_sqlite *b, const char *path)
 	    sqlite3_prepare_v2(b->db, "INSERT INTO entries(k, data) VALUES(?, ?)", -1,
 			       &b->ins, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(b->db, "COMMIT", -1, &b->commit, NULL) != SQLITE_OK)
-		bench_die("%s: %s", path, b->db ? sqlite3_errmsg(b->db) : "cannot open");
+		bu_die("%s: %s", path, b->db ? sqlite3_errmsg(b->db) : "cannot open");
 }
 
 static void bench_sqlite_close(struct bench_sqlite *b)
@@ -462,22 +305,22 @@ static struct bench_run bench_append_loop(bench_append_fn fn, void *ctx,
 	size_t i;
 
 	if (ents == NULL || lens == NULL)
-		bench_die("out of memory");
+		bu_die("out of memory");
 	for (i = 0; i < batch; i++)
 		lens[i] = p->len;
 	w0 = bench_wchar();
-	c0 = bench_cpu();
-	t0 = bench_now();
+	c0 = bu_cpu();
+	t0 = bu_now();
 	do {
 		for (i = 0; i < batch; i++)
 			ents[i] = bench_pool_entry(p, done + i);
 		fn(ctx, (const void *const *)ents, lens, batch);
 		done += batch;
 		commits++;
-		t = bench_now() - t0;
+		t = bu_now() - t0;
 	} while (t < o->append_secs || commits < o->min_commits);
 	run.rate = (double)done / t;
-	run.cpu_us = (bench_cpu() - c0) * 1e6 / (double)done;
+	run.cpu_us = (bu_cpu() - c0) * 1e6 / (double)done;
 	run.written = w0 ? (double)(bench_wchar() - w0) / (double)done : 0;
 	free(ents);
 	free(lens);
@@ -547,22 +390,22 @@ static void bench_appends(const struct bench_opts *o)
 				pr[r] = rp.rate, pw[r] = rp.written, pc[r] = rp.cpu_us;
 				sr[r] = rs.rate, sw[r] = rs.written, sc[r] = rs.cpu_us;
 			}
-			pm = bench_median(pr, o->rounds);
-			sm = bench_median(sr, o->rounds);
+			pm = bu_median(pr, o->rounds);
+			sm = bu_median(sr, o->rounds);
 			ratio = pm / sm;
 			printf("%-5s %6zu %9.0f %9.0f %6.3f %6.0f/%-6.0f %5.1f/%-6.1f ", sz,
-			       batches[bi], pm, sm, ratio, bench_median(pw, o->rounds),
-			       bench_median(sw, o->rounds), bench_median(pc, o->rounds),
-			       bench_median(sc, o->rounds));
+			       batches[bi], pm, sm, ratio, bu_median(pw, o->rounds),
+			       bu_median(sw, o->rounds), bu_median(pc, o->rounds),
+			       bu_median(sc, o->rounds));
 			for (r = 0; r < o->rounds; r++)
 				printf(" %.0f/%.0f", pr[r], sr[r]);
 			printf("\n");
 			snprintf(name, sizeof name, "append_%s_b%zu_per_s", sz, batches[bi]);
-			bench_result(name, pm);
+			bu_result(name, pm);
 			snprintf(name, sizeof name, "sqlite_%s_b%zu_per_s", sz, batches[bi]);
-			bench_result(name, sm);
+			bu_result(name, sm);
 			snprintf(name, sizeof name, "append_ratio_%s_b%zu", sz, batches[bi]);
-			bench_result(name, ratio);
+			bu_result(name, ratio);
 			if (sizes[si] == 1024 && batches[bi] == 1024)
 				target_ratio = ratio;
 		}
@@ -571,7 +414,7 @@ static void bench_appends(const struct bench_opts *o)
 	printf("(parley/sqlite medians.  written B/ent: bytes passed to write(2) per "
 	       "entry, WAL and checkpoints included;\n CPU us/ent: this process's CPU "
 	       "time per entry.  Both hardly depend on how busy the shared disk is.)\n");
-	bench_result("append_ratio_to_sqlite", target_ratio);
+	bu_result("append_ratio_to_sqlite", target_ratio);
 	printf("TARGET append >= %.1f x SQLite (1 KiB x 1024): %.3f %s\n",
 	       BENCH_TARGET_RATIO, target_ratio,
 	       target_ratio >= BENCH_TARGET_RATIO ? "PASS" : "MISS");
@@ -636,9 +479,9 @@ static void bench_proof_build(struct bench_parley *b, uint64_t n, merkle_hash ro
 	size_t j;
 
 	if (m == NULL)
-		bench_die("out of memory");
+		bu_die("out of memory");
 	bench_parley_open(b, bench_db[BENCH_DB_PROOF]);
-	t0 = bench_now();
+	t0 = bu_now();
 	while (i < n) {
 		size_t k = n - i < BENCH_PROOF_BATCH ? (size_t)(n - i) : BENCH_PROOF_BATCH;
 		for (j = 0; j < k; j++) {
@@ -650,31 +493,31 @@ static void bench_proof_build(struct bench_parley *b, uint64_t n, merkle_hash ro
 		/* The reference root is work of the benchmark, not of the
 		 * store: keep it off the build clock. */
 		{
-			double h0 = bench_now();
+			double h0 = bu_now();
 			for (j = 0; j < k; j++) {
 				merkle_hash leaf;
 				merkle_leaf_hash(leaf, buf[j], BENCH_PROOF_ENTRY);
 				bench_mth_push(m, leaf);
 			}
-			th += bench_now() - h0;
+			th += bu_now() - h0;
 			hashing_done += k;
 		}
 		i += k;
 	}
-	t = bench_now() - t0 - th;
+	t = bu_now() - t0 - th;
 	if (store_log_size(b->l) != n)
-		bench_die("proof log has %llu entries, wrote %llu",
+		bu_die("proof log has %llu entries, wrote %llu",
 			  (unsigned long long)store_log_size(b->l), (unsigned long long)n);
 	bench_mth_root(m, want);
 	if (store_root(b->l, n, root, &e) != 0)
-		bench_die("store_root: %s", e.msg);
+		bu_die("store_root: %s", e.msg);
 	if (memcmp(root, want, MERKLE_HASH) != 0)
-		bench_die("store_root at %llu differs from the root of the entries written",
+		bu_die("store_root at %llu differs from the root of the entries written",
 			  (unsigned long long)n);
 	printf("built %llu x %d B entries in batches of %d in %.1f s (%.0f entries/s); "
 	       "store_root matches the reference root\n", (unsigned long long)n,
 	       BENCH_PROOF_ENTRY, BENCH_PROOF_BATCH, t, (double)n / t);
-	bench_result("proof_log_build_per_s", (double)n / t);
+	bu_result("proof_log_build_per_s", (double)n / t);
 	free(m);
 }
 
@@ -695,7 +538,7 @@ static void bench_proof_check(struct bench_parley *b, const struct bench_sample 
 	size_t i;
 
 	if (n == 0)
-		bench_die("no proof was sampled");
+		bu_die("no proof was sampled");
 	for (i = 0; i < n; i++) {
 		uint8_t *stored;
 		size_t len;
@@ -703,13 +546,13 @@ static void bench_proof_check(struct bench_parley *b, const struct bench_sample 
 		merkle_leaf_hash(leaf, ent, sizeof ent);
 		if (merkle_verify_inclusion(leaf, MERKLE_HASH, smp[i].idx, size,
 					    smp[i].proof, smp[i].len, root, MERKLE_HASH, &e) != 0)
-			bench_die("proof for entry %llu does not verify: %s",
+			bu_die("proof for entry %llu does not verify: %s",
 				  (unsigned long long)smp[i].idx, e.msg);
 		if (i % 16 == 0) {
 			if (store_entry(b->l, smp[i].idx, &stored, &len, &e) != 0)
-				bench_die("store_entry: %s", e.msg);
+				bu_die("store_entry: %s", e.msg);
 			if (len != sizeof ent || memcmp(stored, ent, len) != 0)
-				bench_die("entry %llu reads back wrong",
+				bu_die("entry %llu reads back wrong",
 					  (unsigned long long)smp[i].idx);
 			free(stored);
 		}
@@ -720,7 +563,7 @@ static void bench_proof_check(struct bench_parley *b, const struct bench_sample 
 	bad[smp[0].len / 2][7] ^= 0x10;
 	if (merkle_verify_inclusion(leaf, MERKLE_HASH, smp[0].idx, size, bad,
 				    smp[0].len, root, MERKLE_HASH, &e) == 0)
-		bench_die("an altered proof verifies: the check proves nothing");
+		bu_die("an altered proof verifies: the check proves nothing");
 	printf("verified %zu sampled proofs against store_root (and refused an altered one)\n", n);
 }
 
@@ -733,14 +576,14 @@ static double bench_proof_round(struct bench_parley *b, double secs, uint64_t *s
 {
 	merkle_hash proof[MERKLE_MAX_PROOF];
 	uint64_t size = store_log_size(b->l), n = 0;
-	double t0 = bench_now(), c0 = bench_cpu(), t;
+	double t0 = bu_now(), c0 = bu_cpu(), t;
 	struct perr e;
 	size_t len;
 
 	do {
-		uint64_t idx = bench_rand(seed) % size;
+		uint64_t idx = bu_rand(seed) % size;
 		if (store_prove_inclusion(b->l, idx, size, proof, &len, &e) != 0)
-			bench_die("store_prove_inclusion(%llu, %llu): %s",
+			bu_die("store_prove_inclusion(%llu, %llu): %s",
 				  (unsigned long long)idx, (unsigned long long)size, e.msg);
 		if (smp != NULL && (*count + n) % BENCH_SAMPLE_EVERY == 0 &&
 		    *nsmp < BENCH_SAMPLES) {
@@ -750,10 +593,10 @@ static double bench_proof_round(struct bench_parley *b, double secs, uint64_t *s
 			(*nsmp)++;
 		}
 		n++;
-		t = bench_now() - t0;
+		t = bu_now() - t0;
 	} while (t < secs);
 	*count += n;
-	*cpu_rate = (double)n / (bench_cpu() - c0);
+	*cpu_rate = (double)n / (bu_cpu() - c0);
 	return (double)n / t;
 }
 
@@ -768,7 +611,7 @@ static void bench_proofs(const struct bench_opts *o)
 	int r;
 
 	if (smp == NULL)
-		bench_die("out of memory");
+		bu_die("out of memory");
 	printf("\n== inclusion proofs: store_prove_inclusion, random index, current size ==\n");
 	bench_rm_db(BENCH_DB_PROOF);
 	bench_proof_build(&b, o->proof_entries, root);
@@ -779,17 +622,17 @@ static void bench_proofs(const struct bench_opts *o)
 	for (r = 0; r < o->rounds; r++)
 		rate[r] = bench_proof_round(&b, o->proof_secs, &seed, smp, &nsmp, &total,
 					    &crate[r]);
-	pm = bench_median(rate, o->rounds);
-	cm = bench_median(crate, o->rounds);
+	pm = bu_median(rate, o->rounds);
+	cm = bu_median(crate, o->rounds);
 	printf("warm-up %.0f proofs/s; %llu proofs measured, rounds (proofs/s, per CPU-s):",
 	       warm, (unsigned long long)total);
 	for (r = 0; r < o->rounds; r++)
 		printf(" %.0f/%.0f", rate[r], crate[r]);
 	printf("\n");
 	bench_proof_check(&b, smp, nsmp, size, root);
-	bench_result("proof_log_entries", (double)size);
-	bench_result("proofs_per_s", pm);
-	bench_result("proofs_per_cpu_s", cm);
+	bu_result("proof_log_entries", (double)size);
+	bu_result("proofs_per_s", pm);
+	bu_result("proofs_per_cpu_s", cm);
 	printf("TARGET >= %.0f proofs/s at %llu entries: %.0f %s (this process got "
 	       "%.0f%% of a CPU)\n", BENCH_TARGET_PROOFS, (unsigned long long)size, pm,
 	       pm >= BENCH_TARGET_PROOFS ? "PASS" : "MISS", 100 * pm / cm);
@@ -817,7 +660,7 @@ static void bench_hashing(const struct bench_opts *o)
 		bench_pool_init(&p, sizes[si], 0xA5A5u + sizes[si]);
 		for (r = 0; r < o->rounds; r++) {
 			uint64_t n = 0;
-			double t0 = bench_now(), c0 = bench_cpu(), t;
+			double t0 = bu_now(), c0 = bu_cpu(), t;
 			do {
 				int k;
 				for (k = 0; k < 256; k++, n++) {
@@ -825,20 +668,20 @@ static void bench_hashing(const struct bench_opts *o)
 					merkle_leaf_hash(h, bench_pool_entry(&p, n), p.len);
 					sink ^= h[0];
 				}
-				t = bench_now() - t0;
+				t = bu_now() - t0;
 			} while (t < o->hash_secs);
 			rate[r] = (double)n / t;
-			crate[r] = (double)n / (bench_cpu() - c0);
+			crate[r] = (double)n / (bu_cpu() - c0);
 		}
-		m = bench_median(rate, o->rounds);
-		cm = bench_median(crate, o->rounds);
+		m = bu_median(rate, o->rounds);
+		cm = bu_median(crate, o->rounds);
 		printf("%-5s %10.0f hashes/s %8.1f MB/s   per CPU-s: %10.0f %8.1f MB/s "
 		       "(sink %02x)\n", bench_size_name(sizes[si]), m,
 		       m * (double)sizes[si] / 1e6, cm, cm * (double)sizes[si] / 1e6, sink);
 		snprintf(name, sizeof name, "leaf_hash_%s_per_s", bench_size_name(sizes[si]));
-		bench_result(name, m);
+		bu_result(name, m);
 		snprintf(name, sizeof name, "leaf_hash_%s_MB_per_s", bench_size_name(sizes[si]));
-		bench_result(name, m * (double)sizes[si] / 1e6);
+		bu_result(name, m * (double)sizes[si] / 1e6);
 		free(p.buf);
 	}
 }
@@ -862,9 +705,11 @@ int main(int argc, char **argv)
 	};
 	const char *parent = NULL;
 	uint64_t proof_entries = 0;
-	double t0 = bench_now();
+	double t0 = bu_now();
 	int i;
 
+	bu_set_name("bench");
+	bu_set_cleanup(bench_cleanup);
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--quick") == 0) {
 			o.quick = 1;
@@ -876,7 +721,7 @@ int main(int argc, char **argv)
 			proof_entries = strtoull(argv[++i], &end, 10);
 			if (errno != 0 || *end != '\0' || proof_entries == 0 ||
 			    proof_entries > STORE_MAX_LOG_SIZE)
-				bench_die("--proof-entries: want 1..2^40, got \"%s\"", argv[i]);
+				bu_die("--proof-entries: want 1..2^40, got \"%s\"", argv[i]);
 		} else {
 			bench_usage();
 		}
@@ -897,7 +742,7 @@ int main(int argc, char **argv)
 	bench_hashing(&o);
 	bench_appends(&o);
 	bench_proofs(&o);
-	printf("\ntotal %.1f s\n", bench_now() - t0);
+	printf("\ntotal %.1f s\n", bu_now() - t0);
 	bench_cleanup();
 	return 0;
 }

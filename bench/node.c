@@ -70,7 +70,6 @@
  * parsing of the first request (the rate from the first POST does not).
  */
 #include <assert.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -99,10 +98,13 @@
 
 #include "envelope.h"
 
+#include "benchutil.h"
+
 #define E2E_PATH_MAX 1024
 #define E2E_BATCH 5000               /* messages per POST /api/send */
 #define E2E_START_SECS 20            /* API answers and paths up within this */
 #define E2E_STOP_SECS 20             /* SIGTERM, then SIGKILL after this */
+#define E2E_LOG_TAIL 3000            /* bytes of a node's log shown on failure */
 #define E2E_STALL_SECS 60            /* no progress this long: the run failed */
 #define E2E_IO_SECS 120              /* one HTTP exchange */
 #define E2E_MAX_RESPONSE (1u << 30)
@@ -140,22 +142,6 @@ static volatile pid_t e2e_children[E2E_MAX_CHILDREN];
 static char e2e_dir[E2E_PATH_MAX];
 static volatile sig_atomic_t e2e_have_dir, e2e_keep;
 
-static double e2e_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double e2e_cpu(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* Milliseconds on the nodes' clock (CLOCK_REALTIME, as node_now_ms). */
 static int64_t e2e_wall_ms(void)
 {
@@ -163,18 +149,6 @@ static int64_t e2e_wall_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void e2e_sleep(double secs)
-{
-	struct timespec ts;
-
-	if (secs <= 0)
-		return;
-	ts.tv_sec = (time_t)secs;
-	ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
 }
 
 static void e2e_child_add(pid_t pid)
@@ -199,54 +173,17 @@ static void e2e_child_forget(pid_t pid)
 }
 
 /* SIGTERM, wait up to E2E_STOP_SECS for a clean exit, then SIGKILL.
- * Returns the wait status; *secs gets the time the exit took. */
+ * Returns the wait status; *secs gets the time the exit took, since a
+ * node that is slow to stop is worth a note. */
 static int e2e_stop(pid_t pid, double *secs)
 {
-	double t0 = e2e_now();
-	int status = 0, i;
+	double t0 = bu_now();
+	int status = bu_stop(pid, E2E_STOP_SECS);
 
-	kill(pid, SIGTERM);
-	for (i = 0; i < E2E_STOP_SECS * 200; i++) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-		if (r == pid || (r < 0 && errno != EINTR))
-			break;
-		e2e_sleep(0.005);
-	}
-	if (i == E2E_STOP_SECS * 200) {
-		kill(pid, SIGKILL);
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-	}
 	e2e_child_forget(pid);
 	if (secs)
-		*secs = e2e_now() - t0;
+		*secs = bu_now() - t0;
 	return status;
-}
-
-/* Removes path and everything under it, never following a symbolic link. */
-static void e2e_rmtree(const char *path)
-{
-	struct stat st;
-	struct dirent *d;
-	DIR *dir;
-
-	if (lstat(path, &st) != 0)
-		return;
-	if (!S_ISDIR(st.st_mode)) {
-		unlink(path);
-		return;
-	}
-	if ((dir = opendir(path)) != NULL) {
-		while ((d = readdir(dir)) != NULL) {
-			char sub[E2E_PATH_MAX + 512];
-			if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
-				continue;
-			if ((size_t)snprintf(sub, sizeof sub, "%s/%s", path, d->d_name) < sizeof sub)
-				e2e_rmtree(sub);
-		}
-		closedir(dir);
-	}
-	rmdir(path);
 }
 
 static void e2e_cleanup(void)
@@ -257,78 +194,28 @@ static void e2e_cleanup(void)
 		if (e2e_children[i] > 0)
 			e2e_stop(e2e_children[i], NULL);
 	if (e2e_have_dir && !e2e_keep)
-		e2e_rmtree(e2e_dir);
+		bu_rmtree(e2e_dir);
 	e2e_have_dir = 0;
-}
-
-static void e2e_on_signal(int sig)
-{
-	e2e_cleanup();
-	signal(sig, SIG_DFL);
-	raise(sig);
 }
 
 /* Set while a pair of nodes runs: their logs explain a failure. */
 static const char *e2e_logs[2];
 
-static void e2e_dump_log(const char *path)
+/* What bu_die shows before the cleanup removes it: the nodes' own words. */
+static void e2e_explain(void)
 {
-	char buf[3000];
-	size_t n;
-	long sz;
-	FILE *f;
-
-	if (path == NULL || (f = fopen(path, "r")) == NULL)
-		return;
-	fseek(f, 0, SEEK_END);
-	sz = ftell(f);
-	fseek(f, sz > (long)sizeof buf - 1 ? sz - (long)sizeof buf + 1 : 0, SEEK_SET);
-	n = fread(buf, 1, sizeof buf - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	if (n > 0)
-		fprintf(stderr, "--- end of %s ---\n%s%s--- end ---\n", path, buf,
-			buf[n - 1] == '\n' ? "" : "\n");
+	bu_dump_log(e2e_logs[0], E2E_LOG_TAIL);
+	bu_dump_log(e2e_logs[1], E2E_LOG_TAIL);
 }
 
-static void e2e_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void e2e_die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	fputs("bench node: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	e2e_dump_log(e2e_logs[0]);
-	e2e_dump_log(e2e_logs[1]);
-	e2e_cleanup();
-	exit(1);
-}
-
+/* The scratch directory, hidden under --dir or the current directory; a
+ * closed connection is an error to report, not a signal to die of. */
 static void e2e_make_dir(const char *parent)
 {
-	char tmpl[E2E_PATH_MAX];
-
-	if ((size_t)snprintf(tmpl, sizeof tmpl, "%s/.bench-node-XXXXXX",
-			     parent != NULL ? parent : ".") >= sizeof tmpl)
-		e2e_die("%s: path too long", parent);
-	if (mkdtemp(tmpl) == NULL)
-		e2e_die("%s: cannot create a directory: %s", tmpl, strerror(errno));
-	/* Nodes get absolute paths. */
-	if (realpath(tmpl, e2e_dir) == NULL) {
-		int e = errno;
-		rmdir(tmpl);
-		e2e_die("%s: %s", tmpl, strerror(e));
-	}
+	bu_make_dir(e2e_dir, sizeof e2e_dir, parent != NULL ? parent : ".",
+		    ".bench-node-XXXXXX");
 	e2e_have_dir = 1;
-	atexit(e2e_cleanup);
-	signal(SIGINT, e2e_on_signal);
-	signal(SIGTERM, e2e_on_signal);
-	signal(SIGHUP, e2e_on_signal);
+	bu_catch_signals();
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -344,7 +231,7 @@ static pid_t e2e_spawn(char *const argv[], const char *out, int out_fd, const ch
 	fflush(stdout);
 	fflush(stderr);
 	if ((pid = fork()) < 0)
-		e2e_die("fork: %s", strerror(errno));
+		bu_die("fork: %s", strerror(errno));
 	if (pid == 0) {
 		int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		int o = out_fd >= 0 ? out_fd : open(out ? out : "/dev/null",
@@ -373,54 +260,12 @@ static void e2e_run(char *const argv[], const char *out, const char *err)
 
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
-			e2e_die("waitpid: %s", strerror(errno));
+			bu_die("waitpid: %s", strerror(errno));
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		e2e_dump_log(err);
-		e2e_die("%s %s failed (status %d)", argv[0], argv[1],
+		bu_dump_log(err, E2E_LOG_TAIL);
+		bu_die("%s %s failed (status %d)", argv[0], argv[1],
 			WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status));
 	}
-}
-
-/* CPU seconds (user + system) pid has used, from /proc/PID/stat, or -1. */
-static double e2e_proc_cpu(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long ut, st;
-	size_t n;
-	FILE *f;
-
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* state is field 3, utime 14, stime 15; the name before may hold spaces. */
-	if ((p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-/* A loopback port the kernel considers free now (a race with other
- * programs is possible; the node then fails to bind and says so). */
-static int e2e_free_port(void)
-{
-	struct sockaddr_in a;
-	socklen_t len = sizeof a;
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port;
-
-	if (fd < 0)
-		e2e_die("socket: %s", strerror(errno));
-	memset(&a, 0, sizeof a);
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-		e2e_die("bind 127.0.0.1:0: %s", strerror(errno));
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
 }
 
 /* ---- small tools ------------------------------------------------------- */
@@ -435,13 +280,13 @@ static void e2e_buf_reserve(struct e2e_buf *b, size_t more)
 	size_t cap = b->cap ? b->cap : 4096;
 
 	if (more > E2E_MAX_RESPONSE || b->len + more + 1 > E2E_MAX_RESPONSE)
-		e2e_die("buffer over %u bytes", E2E_MAX_RESPONSE);
+		bu_die("buffer over %u bytes", E2E_MAX_RESPONSE);
 	while (cap < b->len + more + 1)
 		cap *= 2;
 	if (cap != b->cap) {
 		char *p = realloc(b->p, cap);
 		if (p == NULL)
-			e2e_die("out of memory");
+			bu_die("out of memory");
 		b->p = p;
 		b->cap = cap;
 	}
@@ -479,77 +324,25 @@ static void e2e_buf_free(struct e2e_buf *b)
 	memset(b, 0, sizeof *b);
 }
 
-static int e2e_cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* Nearest-rank percentile (p in 0..100) of n values; sorts v. */
 static double e2e_pct(double *v, size_t n, double p)
 {
 	size_t k;
 
 	assert(n > 0);
-	qsort(v, n, sizeof *v, e2e_cmp_double);
+	qsort(v, n, sizeof *v, bu_cmp_double);
 	k = (size_t)ceil(p / 100.0 * (double)n);
 	return v[k == 0 ? 0 : k - 1];
 }
 
+/* bu_result, but whole numbers below 100 (counts, whole milliseconds)
+ * without decimals too, as this bench has always printed them. */
 static void e2e_result(const char *name, double v)
 {
-	if (v >= 100 || v == floor(v))
+	if (v < 100 && v == floor(v))
 		printf("RESULT %s %.0f\n", name, v);
 	else
-		printf("RESULT %s %.3f\n", name, v);
-}
-
-static void e2e_cpu_model(char *out, size_t cap)
-{
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	char line[512];
-
-	snprintf(out, cap, "unknown");
-	if (f == NULL)
-		return;
-	while (fgets(line, sizeof line, f) != NULL) {
-		char *c = strchr(line, ':');
-		if (strncmp(line, "model name", 10) == 0 && c != NULL) {
-			c += 1 + strspn(c + 1, " \t");
-			c[strcspn(c, "\n")] = '\0';
-			snprintf(out, cap, "%s", c);
-			break;
-		}
-	}
-	fclose(f);
-}
-
-/* The mount holding dir: the longest mount point that prefixes it. */
-static void e2e_filesystem(const char *dir, char *out, size_t cap)
-{
-	char line[2048];
-	size_t best = 0;
-	FILE *f;
-
-	snprintf(out, cap, "unknown");
-	if ((f = fopen("/proc/self/mountinfo", "r")) == NULL)
-		return;
-	while (fgets(line, sizeof line, f) != NULL) {
-		char mp[PATH_MAX], fstype[64], source[256];
-		char *dash = strstr(line, " - ");
-		size_t n;
-		if (dash == NULL || sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1 ||
-		    sscanf(dash + 3, "%63s %255s", fstype, source) != 2)
-			continue;
-		n = strlen(mp);
-		if (strncmp(dir, mp, n) != 0 || (n > 1 && dir[n] != '/' && dir[n] != '\0') ||
-		    n < best)
-			continue;
-		best = n;
-		snprintf(out, cap, "%s on %s, mounted at %s", fstype, source, mp);
-	}
-	fclose(f);
+		bu_result(name, v);
 }
 
 /* ---- HTTP/1.1 client, blocking, one keep-alive connection -------------- */
@@ -578,7 +371,7 @@ static int e2e_http_connect(struct e2e_http *h)
 
 	e2e_http_close(h);
 	if ((h->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		e2e_die("socket: %s", strerror(errno));
+		bu_die("socket: %s", strerror(errno));
 	memset(&a, 0, sizeof a);
 	a.sin_family = AF_INET;
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -681,7 +474,7 @@ static int e2e_http_try(struct e2e_http *h, const char *method, const char *path
 		if (w < 0 && (errno == EPIPE || errno == ECONNRESET) && sent == 0)
 			return -2;
 		if (w <= 0)
-			e2e_die("%s: %s %s: write: %s", h->who, method, path,
+			bu_die("%s: %s %s: write: %s", h->who, method, path,
 				w < 0 ? strerror(errno) : "nothing written");
 		sent += (size_t)w;
 	}
@@ -691,29 +484,29 @@ static int e2e_http_try(struct e2e_http *h, const char *method, const char *path
 		if (r == 0 || (r < 0 && errno == ECONNRESET)) {
 			if (!got_any)
 				return -2;
-			e2e_die("%s: %s %s: connection closed in the answer's head", h->who,
+			bu_die("%s: %s %s: connection closed in the answer's head", h->who,
 				method, path);
 		}
 		if (r < 0)
-			e2e_die("%s: %s %s: no answer (%s) within %d s", h->who, method, path,
+			bu_die("%s: %s %s: no answer (%s) within %d s", h->who, method, path,
 				strerror(errno), E2E_IO_SECS);
 		got_any = 1;
 	}
 	hend = (size_t)(eoh - h->in.p) + 4;
 	*eoh = '\0';
 	if (sscanf(h->in.p, "HTTP/1.%*d %d", &status) != 1)
-		e2e_die("%s: %s %s: not an HTTP answer: %.80s", h->who, method, path, h->in.p);
+		bu_die("%s: %s %s: not an HTTP answer: %.80s", h->who, method, path, h->in.p);
 	if (e2e_http_header_has(h->in.p, "Transfer-Encoding", "chunked"))
-		e2e_die("%s: %s %s: chunked answers are not handled here", h->who, method, path);
+		bu_die("%s: %s %s: chunked answers are not handled here", h->who, method, path);
 	clen = e2e_http_header_num(h->in.p, "Content-Length");
 	if (clen < 0 || clen > E2E_MAX_RESPONSE)
-		e2e_die("%s: %s %s: no usable Content-Length", h->who, method, path);
+		bu_die("%s: %s %s: no usable Content-Length", h->who, method, path);
 	if (e2e_http_header_has(h->in.p, "Connection", "close"))
 		status = -status; /* marked: reconnect after this one */
 	while (h->in.len - hend < (size_t)clen) {
 		ssize_t r = e2e_http_fill(h);
 		if (r <= 0)
-			e2e_die("%s: %s %s: answer cut short after %zu of %lld bytes (%s)",
+			bu_die("%s: %s %s: answer cut short after %zu of %lld bytes (%s)",
 				h->who, method, path, h->in.len - hend, clen,
 				r == 0 ? "connection closed" : strerror(errno));
 	}
@@ -734,14 +527,14 @@ static int e2e_http(struct e2e_http *h, const char *method, const char *path,
 
 	for (tries = 0; tries < 2 && st == -2; tries++) {
 		if (h->fd < 0 && e2e_http_connect(h) != 0)
-			e2e_die("%s: cannot connect to 127.0.0.1:%d: %s", h->who, h->port,
+			bu_die("%s: cannot connect to 127.0.0.1:%d: %s", h->who, h->port,
 				strerror(errno));
 		st = e2e_http_try(h, method, path, body, blen, resp);
 		if (st == -2)
 			e2e_http_close(h);
 	}
 	if (st == -2)
-		e2e_die("%s: %s %s: the node closed the connection twice without answering",
+		bu_die("%s: %s %s: the node closed the connection twice without answering",
 			h->who, method, path);
 	return st;
 }
@@ -756,11 +549,11 @@ static json_t *e2e_json(struct e2e_http *h, const char *method, const char *path
 	int st = e2e_http(h, method, path, body, blen, &r);
 
 	if (st != 200)
-		e2e_die("%s: %s %s: HTTP %d: %.300s", h->who, method, path, st,
+		bu_die("%s: %s %s: HTTP %d: %.300s", h->who, method, path, st,
 			r.p ? r.p : "");
 	j = json_loadb(r.p, r.len, 0, &je);
 	if (j == NULL)
-		e2e_die("%s: %s %s: answer is not JSON: %s", h->who, method, path, je.text);
+		bu_die("%s: %s %s: answer is not JSON: %s", h->who, method, path, je.text);
 	e2e_buf_free(&r);
 	return j;
 }
@@ -778,7 +571,7 @@ static int64_t e2e_jint(json_t *o, const char *key, const char *what)
 	json_t *v = json_object_get(o, key);
 
 	if (!json_is_integer(v))
-		e2e_die("%s: no integer \"%s\"", what, key);
+		bu_die("%s: no integer \"%s\"", what, key);
 	return (int64_t)json_integer_value(v);
 }
 
@@ -812,7 +605,7 @@ static void e2e_node_init(struct e2e_pair *pr, struct e2e_node *n, const char *n
 	snprintf(n->log, sizeof n->log, "%s/%s.log", pr->dir, name);
 	snprintf(out, sizeof out, "%s/%s.out", pr->dir, name);
 	for (i = 0; i < 3; i++)
-		n->port[i] = e2e_free_port();
+		n->port[i] = bu_free_port();
 	snprintf(listen[0], sizeof listen[0], "127.0.0.1:%d", n->port[0]);
 	snprintf(listen[1], sizeof listen[1], "127.0.0.1:%d", n->port[1]);
 	snprintf(api, sizeof api, "127.0.0.1:%d", n->port[2]);
@@ -835,7 +628,7 @@ static void e2e_node_token(struct e2e_node *n)
 
 	snprintf(path, sizeof path, "%s/api.token", n->dir);
 	if ((f = fopen(path, "r")) == NULL || fgets(n->token, sizeof n->token, f) == NULL)
-		e2e_die("%s: cannot read the API token", path);
+		bu_die("%s: cannot read the API token", path);
 	fclose(f);
 	n->token[strcspn(n->token, "\r\n")] = '\0';
 }
@@ -893,13 +686,13 @@ static int e2e_api_answers(struct e2e_node *n)
 static void e2e_pair_start(struct e2e_pair *pr, const char *tag, const struct e2e_opts *o)
 {
 	struct e2e_node *ns[2] = { &pr->a, &pr->b };
-	double t0 = e2e_now();
+	double t0 = bu_now();
 	int i, ready = 0;
 
 	memset(pr, 0, sizeof *pr);
 	snprintf(pr->dir, sizeof pr->dir, "%s/%s", e2e_dir, tag);
 	if (mkdir(pr->dir, 0700) != 0)
-		e2e_die("%s: %s", pr->dir, strerror(errno));
+		bu_die("%s: %s", pr->dir, strerror(errno));
 	e2e_node_init(pr, &pr->a, E2E_NAME_A, o->parley);
 	e2e_node_init(pr, &pr->b, E2E_NAME_B, o->parley);
 	e2e_pin(pr, &pr->a, &pr->b, o->parley);
@@ -917,7 +710,7 @@ static void e2e_pair_start(struct e2e_pair *pr, const char *tag, const struct e2
 		for (i = 0; i < 2; i++)
 			if (waitpid(ns[i]->pid, &status, WNOHANG) == ns[i]->pid) {
 				e2e_child_forget(ns[i]->pid);
-				e2e_die("node %s exited at start (status %d)", ns[i]->name,
+				bu_die("node %s exited at start (status %d)", ns[i]->name,
 					WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status));
 			}
 		ready = 0;
@@ -929,15 +722,15 @@ static void e2e_pair_start(struct e2e_pair *pr, const char *tag, const struct e2
 			ready += e2e_paths_up(st);
 			json_decref(st);
 		}
-		if (ready < 2 && e2e_now() - t0 > E2E_START_SECS)
-			e2e_die("pair %s: APIs and paths not all up after %d s", tag,
+		if (ready < 2 && bu_now() - t0 > E2E_START_SECS)
+			bu_die("pair %s: APIs and paths not all up after %d s", tag,
 				E2E_START_SECS);
 		if (ready < 2)
-			e2e_sleep(0.05);
+			bu_sleep(0.05);
 	}
 	printf("pair %s: nodes %s (pid %d, API :%d) and %s (pid %d, API :%d), 2 paths each "
 	       "way, up in %.2f s\n", tag, pr->a.name, (int)pr->a.pid, pr->a.port[2],
-	       pr->b.name, (int)pr->b.pid, pr->b.port[2], e2e_now() - t0);
+	       pr->b.name, (int)pr->b.pid, pr->b.port[2], bu_now() - t0);
 }
 
 /* What a node said that a clean run would not: its alarms (by kind, with
@@ -1008,7 +801,7 @@ static void e2e_pair_stop(struct e2e_pair *pr)
 		e2e_logs[i] = NULL;
 	}
 	if (!e2e_keep)
-		e2e_rmtree(pr->dir);
+		bu_rmtree(pr->dir);
 }
 
 /* ---- messages ---------------------------------------------------------- */
@@ -1022,7 +815,7 @@ static size_t e2e_entry_len(enum env_prec prec, const char *id, size_t text_len)
 	size_t len;
 
 	if (text == NULL)
-		e2e_die("out of memory");
+		bu_die("out of memory");
 	memset(text, 'a', text_len);
 	text[text_len] = '\0';
 	memset(&env, 0, sizeof env);
@@ -1035,7 +828,7 @@ static size_t e2e_entry_len(enum env_prec prec, const char *id, size_t text_len)
 	env.subject = (char *)E2E_SUBJECT;
 	env.text = text;
 	if (env_encode(&env, &out, &len, &e) != 0)
-		e2e_die("env_encode: %s", e.msg);
+		bu_die("env_encode: %s", e.msg);
 	free(out);
 	free(text);
 	return len;
@@ -1051,11 +844,11 @@ static size_t e2e_text_len(enum e2e_tag tag, enum env_prec prec, size_t entry)
 	snprintf(id, sizeof id, "%s%0*u", e2e_prefix[tag], E2E_SEQ_DIGITS, 0u);
 	base = e2e_entry_len(prec, id, 32) - 32;
 	if (entry < base + 32)
-		e2e_die("an entry of %zu bytes leaves no room for a text (envelope %zu)",
+		bu_die("an entry of %zu bytes leaves no room for a text (envelope %zu)",
 			entry, base);
 	t = entry - base;
 	if (e2e_entry_len(prec, id, t) != entry)
-		e2e_die("envelope size is not linear in the text: sizing failed");
+		bu_die("envelope size is not linear in the text: sizing failed");
 	return t;
 }
 
@@ -1079,7 +872,7 @@ static void e2e_send_body(struct e2e_buf *b, enum e2e_tag tag, const char *prec,
 	uint64_t i;
 
 	if (text == NULL)
-		e2e_die("out of memory");
+		bu_die("out of memory");
 	b->len = 0;
 	e2e_buf_printf(b, "{\"to\":\"%s\",\"messages\":[", E2E_NAME_B);
 	for (i = 0; i < n; i++) {
@@ -1105,15 +898,15 @@ static uint64_t e2e_post(struct e2e_node *a, const struct e2e_buf *body, enum e2
 	r = e2e_json(&a->http, "POST", "/api/send", body->p, body->len);
 	ents = json_object_get(r, "entries");
 	if (!json_is_array(ents) || json_array_size(ents) != n)
-		e2e_die("send of %llu messages: answer has %zu entries", (unsigned long long)n,
+		bu_die("send of %llu messages: answer has %zu entries", (unsigned long long)n,
 			json_array_size(ents));
 	json_array_foreach(ents, i, v) {
 		idx = (uint64_t)e2e_jint(v, "index", "send answer");
 		if (json_is_true(json_object_get(v, "duplicate")))
-			e2e_die("send: message %s%llu called a duplicate", e2e_prefix[tag],
+			bu_die("send: message %s%llu called a duplicate", e2e_prefix[tag],
 				(unsigned long long)(first + i));
 		if (i > 0 && idx <= prev)
-			e2e_die("send: indices not increasing (%llu after %llu)",
+			bu_die("send: indices not increasing (%llu after %llu)",
 				(unsigned long long)idx, (unsigned long long)prev);
 		if (i == 0 && lo)
 			*lo = idx;
@@ -1160,18 +953,18 @@ static int e2e_tag_of(const char *id, uint64_t *seq)
 /* A's outbox (brief), as rows; *fetch gets the seconds the view took. */
 static struct e2e_row *e2e_outbox(struct e2e_node *a, size_t *n, double *fetch)
 {
-	double t0 = e2e_now();
+	double t0 = bu_now();
 	json_t *arr = e2e_json(&a->http, "GET", "/api/outbox?brief=1", "", 0), *v;
 	struct e2e_row *rows;
 	size_t i;
 
 	if (fetch)
-		*fetch = e2e_now() - t0;
+		*fetch = bu_now() - t0;
 	if (!json_is_array(arr))
-		e2e_die("outbox is not an array");
+		bu_die("outbox is not an array");
 	rows = calloc(json_array_size(arr) + 1, sizeof *rows);
 	if (rows == NULL)
-		e2e_die("out of memory");
+		bu_die("out of memory");
 	json_array_foreach(arr, i, v) {
 		struct e2e_row *r = &rows[i];
 		const char *id = json_string_value(json_object_get(v, "id"));
@@ -1200,16 +993,16 @@ static uint64_t e2e_check_rows(const struct e2e_row *rows, size_t nrows, int tag
 	size_t i;
 
 	if (seen == NULL)
-		e2e_die("out of memory");
+		bu_die("out of memory");
 	for (i = 0; i < nrows; i++) {
 		const struct e2e_row *r = &rows[i];
 		if (r->tag != tag)
 			continue;
 		if (r->seq >= n)
-			e2e_die("outbox holds %s%llu, beyond the %llu sent", e2e_prefix[tag],
+			bu_die("outbox holds %s%llu, beyond the %llu sent", e2e_prefix[tag],
 				(unsigned long long)r->seq, (unsigned long long)n);
 		if (seen[r->seq / 8] & (1u << (r->seq % 8)))
-			e2e_die("outbox holds %s%llu twice", e2e_prefix[tag],
+			bu_die("outbox holds %s%llu twice", e2e_prefix[tag],
 				(unsigned long long)r->seq);
 		seen[r->seq / 8] |= (uint8_t)(1u << (r->seq % 8));
 		got++;
@@ -1217,7 +1010,7 @@ static uint64_t e2e_check_rows(const struct e2e_row *rows, size_t nrows, int tag
 	}
 	free(seen);
 	if (got != n)
-		e2e_die("outbox holds %llu of the %llu %s messages sent", (unsigned long long)got,
+		bu_die("outbox holds %llu of the %llu %s messages sent", (unsigned long long)got,
 			(unsigned long long)n, e2e_prefix[tag]);
 	return rc;
 }
@@ -1251,7 +1044,7 @@ static struct e2e_row *e2e_drain(struct e2e_pair *pr, uint64_t need, const int *
 				 const uint64_t *counts, int ntags, double limit, int must,
 				 size_t *nrows, double *t_b, double *fetch, int *complete)
 {
-	double t0 = e2e_now(), progress = t0, smax = 0, ssum = 0;
+	double t0 = bu_now(), progress = t0, smax = 0, ssum = 0;
 	int64_t last_r = -1, last_l = -1, d = 0, bl = 0;
 	struct e2e_row *rows;
 	uint64_t rc_last = 0, rc = 0, all = 0;
@@ -1260,9 +1053,9 @@ static struct e2e_row *e2e_drain(struct e2e_pair *pr, uint64_t need, const int *
 	*complete = 0;
 	*t_b = 0;
 	for (;;) {
-		double s0 = e2e_now();
+		double s0 = bu_now();
 		e2e_b_progress(pr, &d, &bl);
-		s0 = e2e_now() - s0;
+		s0 = bu_now() - s0;
 		ssum += s0;
 		smax = s0 > smax ? s0 : smax;
 		ns++;
@@ -1271,27 +1064,27 @@ static struct e2e_row *e2e_drain(struct e2e_pair *pr, uint64_t need, const int *
 		if (d != last_r || bl != last_l) {
 			last_r = d;
 			last_l = bl;
-			progress = e2e_now();
-		} else if (e2e_now() - progress > E2E_STALL_SECS || e2e_now() - t0 > limit) {
+			progress = bu_now();
+		} else if (bu_now() - progress > E2E_STALL_SECS || bu_now() - t0 > limit) {
 			char why[256];
 			snprintf(why, sizeof why, "B holds %lld entries of A's log, %llu needed; "
 				 "%s", (long long)d, (unsigned long long)need,
-				 e2e_now() - t0 > limit ? "time limit of the run reached"
+				 bu_now() - t0 > limit ? "time limit of the run reached"
 							: "no progress for a minute");
 			if (must)
-				e2e_die("%s", why);
+				bu_die("%s", why);
 			printf("NODE PROBLEM: %s; the run is cut off here\n", why);
 			rows = e2e_outbox(&pr->a, nrows, fetch);
 			for (t = 0; t < ntags; t++)
 				e2e_check_rows(rows, *nrows, tags[t], counts[t]);
 			return rows;
 		}
-		e2e_sleep(E2E_POLL_SECS);
+		bu_sleep(E2E_POLL_SECS);
 	}
-	*t_b = e2e_now();
+	*t_b = bu_now();
 	printf("(while draining: %d status views of B, answered in %.1f ms on average, %.1f ms at "
 	       "most)\n", ns, ssum * 1e3 / ns, smax * 1e3);
-	progress = e2e_now();
+	progress = bu_now();
 	for (;;) {
 		rows = e2e_outbox(&pr->a, nrows, fetch);
 		for (t = 0, rc = 0, all = 0; t < ntags; t++) {
@@ -1304,10 +1097,10 @@ static struct e2e_row *e2e_drain(struct e2e_pair *pr, uint64_t need, const int *
 		}
 		if (rc != rc_last) {
 			rc_last = rc;
-			progress = e2e_now();
-		} else if (e2e_now() - progress > E2E_STALL_SECS || e2e_now() - t0 > limit) {
+			progress = bu_now();
+		} else if (bu_now() - progress > E2E_STALL_SECS || bu_now() - t0 > limit) {
 			if (must)
-				e2e_die("%llu of %llu messages receipted, then no progress",
+				bu_die("%llu of %llu messages receipted, then no progress",
 					(unsigned long long)rc, (unsigned long long)all);
 			printf("NODE PROBLEM: B holds everything but only %llu of %llu messages "
 			       "are receipted; the run is cut off here\n", (unsigned long long)rc,
@@ -1315,7 +1108,7 @@ static struct e2e_row *e2e_drain(struct e2e_pair *pr, uint64_t need, const int *
 			return rows;
 		}
 		free(rows);
-		e2e_sleep(E2E_POLL_SECS);
+		bu_sleep(E2E_POLL_SECS);
 	}
 }
 
@@ -1333,7 +1126,7 @@ static void e2e_check_b(struct e2e_pair *pr)
 			size = e2e_jint(v, "size", "status log");
 	rcv = e2e_jint(json_array_get(json_object_get(sb, "peers"), 0), "received", "B status");
 	if (size < 0 || rcv < size)
-		e2e_die("B has received %lld entries of A's log of %lld", (long long)rcv,
+		bu_die("B has received %lld entries of A's log of %lld", (long long)rcv,
 			(long long)size);
 	json_decref(sa);
 	json_decref(sb);
@@ -1352,13 +1145,13 @@ static void e2e_check_tile(struct e2e_pair *pr, size_t want)
 	sa = e2e_http(&pr->a.http, "GET", path, "", 0, &ra);
 	sb = e2e_http(&pr->b.http, "GET", path, "", 0, &rb);
 	if (sa != 200 || sb != 200)
-		e2e_die("GET %s: A answers %d, B answers %d", path, sa, sb);
+		bu_die("GET %s: A answers %d, B answers %d", path, sa, sb);
 	if (ra.len != rb.len || memcmp(ra.p, rb.p, ra.len) != 0)
-		e2e_die("%s: A and B serve different bytes", path);
+		bu_die("%s: A and B serve different bytes", path);
 	while (off + 2 <= ra.len) {
 		size_t l = ((size_t)(uint8_t)ra.p[off] << 8) | (uint8_t)ra.p[off + 1];
 		if (off + 2 + l > ra.len)
-			e2e_die("%s: bundle cut short", path);
+			bu_die("%s: bundle cut short", path);
 		hit += l == want;
 		n++;
 		off += 2 + l;
@@ -1366,7 +1159,7 @@ static void e2e_check_tile(struct e2e_pair *pr, size_t want)
 	printf("entry bundle tile 1 of %s: A and B serve the same %zu bytes; %zu of its %zu "
 	       "entries are %zu B\n", pr->origin_ab, ra.len, hit, n, want);
 	if (hit < n / 2)
-		e2e_die("most entries of the tile are not %zu B: the sizing is wrong", want);
+		bu_die("most entries of the tile are not %zu B: the sizing is wrong", want);
 	e2e_buf_free(&ra);
 	e2e_buf_free(&rb);
 }
@@ -1377,7 +1170,7 @@ struct e2e_cpu {
 
 static struct e2e_cpu e2e_cpu_now(struct e2e_pair *pr)
 {
-	struct e2e_cpu c = { e2e_proc_cpu(pr->a.pid), e2e_proc_cpu(pr->b.pid), e2e_cpu() };
+	struct e2e_cpu c = { bu_proc_cpu(pr->a.pid), bu_proc_cpu(pr->b.pid), bu_cpu() };
 	return c;
 }
 
@@ -1412,33 +1205,33 @@ static struct e2e_tput e2e_throughput(size_t entry, uint64_t n, enum e2e_tag tag
 	 * formatting is not the node's work, and the machine has two CPUs. */
 	nbodies = (size_t)((n + E2E_BATCH - 1) / E2E_BATCH);
 	if ((bodies = calloc(nbodies, sizeof *bodies)) == NULL)
-		e2e_die("out of memory");
+		bu_die("out of memory");
 	for (first = 0, i = 0; first < n; first += E2E_BATCH, i++)
 		e2e_send_body(&bodies[i], tag, "ROUTINE", text_len, first,
 			      n - first < E2E_BATCH ? n - first : E2E_BATCH);
 	e2e_pair_start(&pr, tag == E2E_T256 ? "tput256" : "tput1024", o);
 	c0 = e2e_cpu_now(&pr);
-	t0 = e2e_now();
+	t0 = bu_now();
 	wall0 = e2e_wall_ms();
 	for (first = 0, i = 0; first < n; first += E2E_BATCH, i++) {
 		hi = e2e_post(&pr.a, &bodies[i], tag, first,
 			      n - first < E2E_BATCH ? n - first : E2E_BATCH, NULL);
 		e2e_buf_free(&bodies[i]);
 	}
-	t_sub = e2e_now();
+	t_sub = bu_now();
 	{
 		int64_t bl_log;
 		e2e_b_progress(&pr, &held_b, &bl_log);
 	}
 	rows = e2e_drain(&pr, hi + 1, tags, counts, 1, 1e9, 1, &nrows, &t_b, &fetch,
 			 &complete);
-	t_end = e2e_now();
+	t_end = bu_now();
 	c1 = e2e_cpu_now(&pr);
 	e2e_check_b(&pr);
 	e2e_check_tile(&pr, entry);
 
 	if ((lat = malloc(n * sizeof *lat)) == NULL)
-		e2e_die("out of memory");
+		bu_die("out of memory");
 	for (i = 0; i < nrows; i++) {
 		if (rows[i].tag != (int)tag)
 			continue;
@@ -1510,14 +1303,14 @@ static struct e2e_flash e2e_flash_idle(struct e2e_pair *pr, int n)
 	int k;
 
 	if (node == NULL || cli == NULL || post == NULL)
-		e2e_die("out of memory");
+		bu_die("out of memory");
 	printf("\n== FLASH latency, idle: %d FLASH messages of 256 B, one at a time ==\n", n);
 	for (k = 0; k < n; k++) {
-		double t0 = e2e_now(), t1, t2;
+		double t0 = bu_now(), t1, t2;
 		uint64_t idx = e2e_submit(&pr->a, &body, E2E_TIDLE, "FLASH", text_len,
 					  (uint64_t)k, 1, NULL);
 		int done = 0;
-		t1 = e2e_now();
+		t1 = bu_now();
 		while (!done) {
 			size_t nrows;
 			struct e2e_row *rows = e2e_outbox(&pr->a, &nrows, NULL);
@@ -1528,16 +1321,16 @@ static struct e2e_flash e2e_flash_idle(struct e2e_pair *pr, int n)
 				}
 			free(rows);
 			if (!done) {
-				if (e2e_now() - t0 > E2E_STALL_SECS)
-					e2e_die("FLASH %d (index %llu) not receipted after %d s", k,
+				if (bu_now() - t0 > E2E_STALL_SECS)
+					bu_die("FLASH %d (index %llu) not receipted after %d s", k,
 						(unsigned long long)idx, E2E_STALL_SECS);
-				e2e_sleep(0.001);
+				bu_sleep(0.001);
 			}
 		}
-		t2 = e2e_now();
+		t2 = bu_now();
 		post[k] = (t1 - t0) * 1e3;
 		cli[k] = (t2 - t0) * 1e3;
-		e2e_sleep(E2E_FLASH_GAP_SECS);
+		bu_sleep(E2E_FLASH_GAP_SECS);
 	}
 	res.p50 = e2e_pct(node, (size_t)n, 50);
 	res.p99 = e2e_pct(node, (size_t)n, 99);
@@ -1581,12 +1374,12 @@ static struct e2e_flash e2e_flash_load(struct e2e_pair *pr, int n, uint64_t back
 	struct e2e_cpu c0, c1;
 
 	if (lat == NULL || post == NULL || qs == NULL || fidx == NULL)
-		e2e_die("out of memory");
+		bu_die("out of memory");
 	printf("\n== FLASH latency under load: %llu ROUTINE messages of 256 B queued, then "
 	       "one FLASH of 256 B every %.0f ms, %d of them ==\n", (unsigned long long)backlog,
 	       E2E_LOAD_INTERVAL_SECS * 1e3, n);
 	c0 = e2e_cpu_now(pr);
-	t0 = e2e_now();
+	t0 = bu_now();
 	for (first = 0; first < backlog; first += E2E_BATCH) {
 		uint64_t k1 = backlog - first < E2E_BATCH ? backlog - first : E2E_BATCH;
 		uint64_t lo;
@@ -1594,24 +1387,24 @@ static struct e2e_flash e2e_flash_load(struct e2e_pair *pr, int n, uint64_t back
 		if (first == 0)
 			bl_lo = lo;
 	}
-	t_sub = e2e_now();
+	t_sub = bu_now();
 	printf("backlog submitted (durable at A) in %.2f s\n", t_sub - t0);
-	next = e2e_now();
+	next = bu_now();
 	for (k = 0; k < n; k++) {
 		double s;
-		e2e_sleep(next - e2e_now());
-		s = e2e_now();
+		bu_sleep(next - bu_now());
+		s = bu_now();
 		if (s - next > slip)
 			slip = s - next;
 		fidx[k] = e2e_submit(&pr->a, &body, E2E_TLOAD, "FLASH", text_f, (uint64_t)k, 1,
 				     NULL);
-		post[k] = (e2e_now() - s) * 1e3;
+		post[k] = (bu_now() - s) * 1e3;
 		next += E2E_LOAD_INTERVAL_SECS;
-		if (next < e2e_now())
-			next = e2e_now(); /* fell behind: no burst to catch up */
+		if (next < bu_now())
+			next = bu_now(); /* fell behind: no burst to catch up */
 	}
 	printf("FLASH phase took %.2f s (largest slip behind the schedule %.1f ms)\n",
-	       e2e_now() - t_sub, slip * 1e3);
+	       bu_now() - t_sub, slip * 1e3);
 	/* Idle FLASH rows are on this pair too; the idle run checked them. */
 	counts[0] = 0;
 	counts[1] = backlog;
@@ -1631,7 +1424,7 @@ static struct e2e_flash e2e_flash_load(struct e2e_pair *pr, int n, uint64_t back
 	fl = calloc((size_t)n, sizeof *fl);
 	bl = calloc(backlog, sizeof *bl);
 	if (fl == NULL || bl == NULL)
-		e2e_die("out of memory");
+		bu_die("out of memory");
 	for (i = 0; i < nrows; i++) {
 		if (rows[i].tag == E2E_TLOAD) {
 			fl[rows[i].seq] = &rows[i];
@@ -1699,7 +1492,7 @@ static struct e2e_flash e2e_flash_load(struct e2e_pair *pr, int n, uint64_t back
 	if (unrc)
 		printf("NODE PROBLEM: %d of %d FLASH messages were not receipted when the run "
 		       "was cut off, %.0f s after the last was submitted\n", unrc, n,
-		       e2e_now() - t_sub);
+		       bu_now() - t_sub);
 	e2e_result("flash_p50_ms_load", res.p50);
 	e2e_result("flash_p99_ms_load", res.p99);
 	e2e_result("flash_load_queued_median", qmed);
@@ -1758,12 +1551,12 @@ static int e2e_peers(const struct e2e_opts *o, struct e2e_peer_results *res)
 	argv[argc++] = e2e_dir;
 	argv[argc] = NULL;
 	if (pipe(fds) != 0)
-		e2e_die("pipe: %s", strerror(errno));
+		bu_die("pipe: %s", strerror(errno));
 	fcntl(fds[0], F_SETFD, FD_CLOEXEC);
 	pid = e2e_spawn(argv, NULL, fds[1], NULL, 1);
 	close(fds[1]);
 	if ((f = fdopen(fds[0], "r")) == NULL)
-		e2e_die("fdopen: %s", strerror(errno));
+		bu_die("fdopen: %s", strerror(errno));
 	res->n = 0;
 	while (fgets(line, sizeof line, f) != NULL) {
 		char name[64];
@@ -1781,7 +1574,7 @@ static int e2e_peers(const struct e2e_opts *o, struct e2e_peer_results *res)
 	fclose(f);
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
-			e2e_die("waitpid: %s", strerror(errno));
+			bu_die("waitpid: %s", strerror(errno));
 	e2e_child_forget(pid);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		printf("bench/peers failed (status %d): no ratios to the peers\n",
@@ -1814,7 +1607,7 @@ static char *e2e_find(const char *given, const char *rel_cwd, const char *rel_se
 
 	if (given != NULL) {
 		if ((out = realpath(given, NULL)) == NULL)
-			e2e_die("%s: %s", given, strerror(errno));
+			bu_die("%s: %s", given, strerror(errno));
 		return out;
 	}
 	if (access(rel_cwd, X_OK) == 0 && (out = realpath(rel_cwd, NULL)) != NULL)
@@ -1822,14 +1615,14 @@ static char *e2e_find(const char *given, const char *rel_cwd, const char *rel_se
 	{
 		ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
 		if (n <= 0)
-			e2e_die("cannot find %s", rel_cwd);
+			bu_die("cannot find %s", rel_cwd);
 		self[n] = '\0';
 	}
 	if ((slash = strrchr(self, '/')) != NULL)
 		*slash = '\0';
 	snprintf(cand, sizeof cand, "%s/%s", self, rel_self);
 	if (access(cand, X_OK) != 0 || (out = realpath(cand, NULL)) == NULL)
-		e2e_die("cannot find %s (tried ./%s and %s)", rel_cwd, rel_cwd, cand);
+		bu_die("cannot find %s (tried ./%s and %s)", rel_cwd, rel_cwd, cand);
 	return out;
 }
 
@@ -1848,11 +1641,14 @@ int main(int argc, char **argv)
 	struct e2e_flash fi, fload;
 	struct e2e_peer_results pres;
 	struct e2e_pair pr;
-	double t0 = e2e_now(), drain, submit, phase;
+	double t0 = bu_now(), drain, submit, phase;
 	uint64_t backlog;
 	char cpu[256], fs[PATH_MAX + 512];
 	int i;
 
+	bu_set_name("bench node");
+	bu_set_cleanup(e2e_cleanup);
+	bu_set_explain(e2e_explain);
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--quick") == 0)
 			o.quick = 1;
@@ -1885,8 +1681,8 @@ int main(int argc, char **argv)
 	e2e_keep = o.keep;
 	e2e_make_dir(o.parent);
 
-	e2e_cpu_model(cpu, sizeof cpu);
-	e2e_filesystem(e2e_dir, fs, sizeof fs);
+	bu_cpu_model(cpu, sizeof cpu);
+	bu_filesystem(e2e_dir, 0, fs, sizeof fs);
 	printf("parley end-to-end benchmark (%s run): two nodes on loopback, through the HTTP "
 	       "API\n", o.quick ? "quick" : "full");
 	printf("machine:  %ld CPUs (nproc), %s\n", sysconf(_SC_NPROCESSORS_ONLN), cpu);
@@ -1949,7 +1745,7 @@ int main(int argc, char **argv)
 	}
 	printf("\n(FLASH idle p50/p99 %.0f/%.0f ms; node timestamps are whole ms)\n", fi.p50,
 	       fi.p99);
-	printf("total %.1f s\n", e2e_now() - t0);
+	printf("total %.1f s\n", bu_now() - t0);
 	e2e_cleanup();
 	return 0;
 }

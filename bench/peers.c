@@ -52,7 +52,6 @@
  * running Redis this way.
  */
 #include <assert.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -76,6 +75,8 @@
 #include <hiredis/hiredis.h>
 #include <mosquitto.h>
 
+#include "benchutil.h"
+
 #define PEERS_PATH_MAX 1024
 #define PEERS_MAX_ROUNDS 9
 #define PEERS_MAX_N 100000000ull
@@ -83,6 +84,7 @@
 #define PEERS_STALL_SECS 30          /* no progress this long: the run failed */
 #define PEERS_START_SECS 15          /* a server must answer within this */
 #define PEERS_STOP_SECS 20           /* SIGTERM, then SIGKILL after this */
+#define PEERS_LOG_TAIL 2048          /* bytes of a server's log shown on failure */
 #define PEERS_SEQ_HEX 16             /* payload starts with the seq in hex */
 #define PEERS_FSYNC_LEN 256
 
@@ -112,80 +114,17 @@ static volatile sig_atomic_t peers_have_dir;
 static volatile pid_t peers_server = 0;
 static char peers_server_log[PEERS_PATH_MAX + 64];
 
-static double peers_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double peers_cpu(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void peers_sleep(double secs)
-{
-	struct timespec ts = { (time_t)secs, (long)((secs - (double)(time_t)secs) * 1e9) };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-/* Removes path and everything under it, never following a symbolic link.
- * Errors are ignored: this is cleanup, and what cannot go is reported by
- * the final rmdir failing silently rather than by aborting the cleanup. */
-static void peers_rmtree(const char *path)
-{
-	struct stat st;
-	DIR *d;
-	struct dirent *e;
-
-	if (lstat(path, &st) != 0)
-		return;
-	if (!S_ISDIR(st.st_mode)) {
-		unlink(path);
-		return;
-	}
-	if ((d = opendir(path)) != NULL) {
-		while ((e = readdir(d)) != NULL) {
-			char sub[PEERS_PATH_MAX + 256];
-			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-				continue;
-			if ((size_t)snprintf(sub, sizeof sub, "%s/%s", path, e->d_name) < sizeof sub)
-				peers_rmtree(sub);
-		}
-		closedir(d);
-	}
-	rmdir(path);
-}
-
 /* SIGTERM, wait up to PEERS_STOP_SECS for a clean exit (Redis flushes its
  * AOF, Mosquitto writes its snapshot), then SIGKILL.  Returns the wait
  * status, or -1 when there was nothing to stop. */
 static int peers_server_stop(void)
 {
 	pid_t pid = peers_server;
-	int status = -1, i;
+	int status;
 
 	if (pid <= 0)
 		return -1;
-	kill(pid, SIGTERM);
-	for (i = 0; i < PEERS_STOP_SECS * 100; i++) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-		if (r == pid || (r < 0 && errno != EINTR))
-			break;
-		peers_sleep(0.01);
-	}
-	if (i == PEERS_STOP_SECS * 100) {
-		kill(pid, SIGKILL);
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-	}
+	status = bu_stop(pid, PEERS_STOP_SECS);
 	peers_server = 0;
 	return status;
 }
@@ -194,89 +133,36 @@ static void peers_cleanup(void)
 {
 	peers_server_stop();
 	if (peers_have_dir) {
-		peers_rmtree(peers_dir);
+		bu_rmtree(peers_dir);
 		peers_have_dir = 0;
 	}
 }
 
-static void peers_on_signal(int sig)
+/* A failure while a server runs may be the server's: bu_die shows the end
+ * of its log before the cleanup removes it. */
+static void peers_explain(void)
 {
-	peers_cleanup();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-/* The last lines a failed server wrote, to explain its failure. */
-static void peers_dump_server_log(void)
-{
-	char buf[2048];
-	FILE *f;
-	long sz;
-	size_t n;
-
-	if (peers_server_log[0] == '\0' || (f = fopen(peers_server_log, "r")) == NULL)
-		return;
-	fseek(f, 0, SEEK_END);
-	sz = ftell(f);
-	fseek(f, sz > (long)sizeof buf - 1 ? sz - (long)sizeof buf + 1 : 0, SEEK_SET);
-	n = fread(buf, 1, sizeof buf - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	if (n > 0)
-		fprintf(stderr, "--- end of %s ---\n%s%s--- end ---\n", peers_server_log, buf,
-			buf[n - 1] == '\n' ? "" : "\n");
-}
-
-static void peers_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-/* Main thread only: worker threads report their errors to it. */
-static void peers_die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	fputs("peers: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
 	if (peers_server > 0)
-		peers_dump_server_log();
-	peers_cleanup();
-	exit(1);
+		bu_dump_log(peers_server_log, PEERS_LOG_TAIL);
 }
 
 /* A fresh private directory under parent (default: the current directory,
  * hidden), on the filesystem being measured. */
 static void peers_make_dir(const char *parent)
 {
-	char tmpl[PEERS_PATH_MAX];
-
-	if ((size_t)snprintf(tmpl, sizeof tmpl, "%s/.bench-peers-XXXXXX",
-			     parent != NULL ? parent : ".") >= sizeof tmpl)
-		peers_die("%s: path too long", parent);
-	if (mkdtemp(tmpl) == NULL)
-		peers_die("%s: cannot create a directory: %s", tmpl, strerror(errno));
-	/* Servers get absolute paths: they may chdir. */
-	if (realpath(tmpl, peers_dir) == NULL) {
-		int e = errno;
-		rmdir(tmpl);
-		peers_die("%s: %s", tmpl, strerror(e));
-	}
+	bu_make_dir(peers_dir, sizeof peers_dir, parent != NULL ? parent : ".",
+		    ".bench-peers-XXXXXX");
 	peers_have_dir = 1;
-	atexit(peers_cleanup);
-	signal(SIGINT, peers_on_signal);
-	signal(SIGTERM, peers_on_signal);
-	signal(SIGHUP, peers_on_signal);
+	bu_catch_signals();
 	signal(SIGPIPE, SIG_IGN);
 }
 
 static void peers_subdir(char *out, size_t cap, const char *name)
 {
 	if ((size_t)snprintf(out, cap, "%s/%s", peers_dir, name) >= cap)
-		peers_die("%s/%s: path too long", peers_dir, name);
+		bu_die("%s/%s: path too long", peers_dir, name);
 	if (mkdir(out, 0700) != 0)
-		peers_die("%s: %s", out, strerror(errno));
+		bu_die("%s: %s", out, strerror(errno));
 }
 
 /* A loopback port the kernel considers free now.  Another process could
@@ -287,24 +173,11 @@ static int peers_free_port(void)
 	int tries;
 
 	for (tries = 0; tries < 16; tries++) {
-		struct sockaddr_in a;
-		socklen_t len = sizeof a;
-		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port;
-
-		if (fd < 0)
-			peers_die("socket: %s", strerror(errno));
-		memset(&a, 0, sizeof a);
-		a.sin_family = AF_INET;
-		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-		    getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-			peers_die("bind 127.0.0.1:0: %s", strerror(errno));
-		close(fd);
-		port = ntohs(a.sin_port);
+		int port = bu_free_port();
 		if (port != PEERS_REDIS_DEFAULT_PORT && port != PEERS_MQTT_DEFAULT_PORT)
 			return port;
 	}
-	peers_die("no free loopback port");
+	bu_die("no free loopback port");
 }
 
 /* Starts argv[0] (from PATH) with stdout and stderr to log, stdin from
@@ -317,7 +190,7 @@ static void peers_spawn(char *const argv[], const char *log)
 	fflush(stdout);
 	fflush(stderr);
 	if ((pid = fork()) < 0)
-		peers_die("fork: %s", strerror(errno));
+		bu_die("fork: %s", strerror(errno));
 	if (pid == 0) {
 		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -335,74 +208,27 @@ static void peers_spawn(char *const argv[], const char *log)
 /* Polls probe until it succeeds; dies if the server exits or stays silent. */
 static void peers_wait_ready(const char *what, int (*probe)(int), int port)
 {
-	double t0 = peers_now();
+	double t0 = bu_now();
 	int status;
 
 	for (;;) {
 		pid_t r = waitpid(peers_server, &status, WNOHANG);
 		if (r == peers_server) {
 			peers_server = 0;
-			peers_dump_server_log();
-			peers_die("%s exited at start (status %d)", what,
+			bu_dump_log(peers_server_log, PEERS_LOG_TAIL);
+			bu_die("%s exited at start (status %d)", what,
 				  WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status));
 		}
 		if (probe(port) == 0)
 			return;
-		if (peers_now() - t0 > PEERS_START_SECS)
-			peers_die("%s does not answer on 127.0.0.1:%d after %d s", what, port,
+		if (bu_now() - t0 > PEERS_START_SECS)
+			bu_die("%s does not answer on 127.0.0.1:%d after %d s", what, port,
 				  PEERS_START_SECS);
-		peers_sleep(0.02);
+		bu_sleep(0.02);
 	}
 }
 
-/* CPU seconds (user + system) the server has used so far, from
- * /proc/PID/stat, or -1 when unknown. */
-static double peers_server_cpu(void)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long ut, st;
-	size_t n;
-	FILE *f;
-
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)peers_server);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* Fields after the command name, which is in parentheses and may
-	 * contain spaces: state is field 3, utime 14, stime 15. */
-	if ((p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 /* ---- small tools ------------------------------------------------------- */
-
-static int peers_cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double peers_median(const double *v, int n)
-{
-	double s[PEERS_MAX_ROUNDS];
-
-	memcpy(s, v, (size_t)n * sizeof *v);
-	qsort(s, (size_t)n, sizeof *s, peers_cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
-static void peers_result(const char *name, double v)
-{
-	if (v >= 100)
-		printf("RESULT %s %.0f\n", name, v);
-	else
-		printf("RESULT %s %.3f\n", name, v);
-}
 
 /* Message seq of a run: its number in hex, then letters that depend on it,
  * so that a payload delivered for the wrong seq or cut short is seen. */
@@ -436,57 +262,6 @@ static int peers_payload_check(const void *p, size_t len, size_t want_len, uint6
 	return memcmp(expect, p, len) == 0 ? 0 : -1;
 }
 
-static void peers_cpu_model(char *out, size_t cap)
-{
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	char line[512];
-	int ncpu = 0;
-
-	snprintf(out, cap, "unknown");
-	if (f == NULL)
-		return;
-	while (fgets(line, sizeof line, f) != NULL) {
-		char *c = strchr(line, ':');
-		if (strncmp(line, "processor", 9) == 0)
-			ncpu++;
-		if (ncpu == 1 && strncmp(line, "model name", 10) == 0 && c != NULL) {
-			c += 1 + strspn(c + 1, " \t");
-			c[strcspn(c, "\n")] = '\0';
-			snprintf(out, cap, "%s", c);
-		}
-	}
-	fclose(f);
-	snprintf(out + strlen(out), cap - strlen(out), ", %d CPUs", ncpu);
-}
-
-/* The mount holding dir: the longest mount point in /proc/self/mountinfo
- * that prefixes dir's real path (a later one shadows an earlier one). */
-static void peers_filesystem(const char *dir, char *out, size_t cap)
-{
-	char line[2048];
-	size_t best_len = 0;
-	FILE *f;
-
-	snprintf(out, cap, "unknown");
-	if ((f = fopen("/proc/self/mountinfo", "r")) == NULL)
-		return;
-	while (fgets(line, sizeof line, f) != NULL) {
-		char mp[PATH_MAX], fstype[64], source[256];
-		char *dash = strstr(line, " - ");
-		size_t n;
-		if (dash == NULL || sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1 ||
-		    sscanf(dash + 3, "%63s %255s", fstype, source) != 2)
-			continue;
-		n = strlen(mp);
-		if (strncmp(dir, mp, n) != 0 || (n > 1 && dir[n] != '/' && dir[n] != '\0') ||
-		    n < best_len)
-			continue;
-		best_len = n;
-		snprintf(out, cap, "%s on %s, mounted at %s", fstype, source, mp);
-	}
-	fclose(f);
-}
-
 /* First line a command prints, e.g. its version. */
 static void peers_first_line(const char *cmd, char *out, size_t cap)
 {
@@ -514,23 +289,23 @@ static double peers_fsync_run(const char *path, int append, uint64_t n, double *
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 
 	if (fd < 0)
-		peers_die("%s: %s", path, strerror(errno));
+		bu_die("%s: %s", path, strerror(errno));
 	memset(block, 0, sizeof block);
 	if (!append && (write(fd, block, sizeof block) != (ssize_t)sizeof block || fsync(fd) != 0))
-		peers_die("%s: %s", path, strerror(errno));
+		bu_die("%s: %s", path, strerror(errno));
 	/* A few unmeasured pairs: the first allocations and journal entries. */
 	for (i = 0; i < 8 + n; i++) {
-		double s = peers_now();
+		double s = bu_now();
 		off_t off = append ? (off_t)(i * PEERS_FSYNC_LEN) : 0;
 		if (i == 8)
 			t0 = s;
 		peers_payload(buf, sizeof buf, i);
 		if (pwrite(fd, buf, sizeof buf, off) != (ssize_t)sizeof buf || fdatasync(fd) != 0)
-			peers_die("%s: write + fdatasync: %s", path, strerror(errno));
+			bu_die("%s: write + fdatasync: %s", path, strerror(errno));
 		if (i >= 8)
-			lat[i - 8] = (peers_now() - s) * 1e6;
+			lat[i - 8] = (bu_now() - s) * 1e6;
 	}
-	t0 = (double)n / (peers_now() - t0);
+	t0 = (double)n / (bu_now() - t0);
 	close(fd);
 	unlink(path);
 	return t0;
@@ -544,7 +319,7 @@ static void peers_fsync(const struct peers_opts *o)
 	int append;
 
 	if (lat == NULL)
-		peers_die("out of memory");
+		bu_die("out of memory");
 	printf("\n== fdatasync floor: write %d B + fdatasync, %llu times ==\n", PEERS_FSYNC_LEN,
 	       (unsigned long long)o->fsync_n);
 	for (append = 1; append >= 0; append--) {
@@ -552,17 +327,17 @@ static void peers_fsync(const struct peers_opts *o)
 		double rate, p50, p99;
 		snprintf(path, sizeof path, "%s/fsync.dat", peers_dir);
 		rate = peers_fsync_run(path, append, o->fsync_n, lat);
-		qsort(lat, (size_t)o->fsync_n, sizeof *lat, peers_cmp_double);
+		qsort(lat, (size_t)o->fsync_n, sizeof *lat, bu_cmp_double);
 		p50 = lat[(o->fsync_n - 1) / 2];
 		p99 = lat[(o->fsync_n * 99 - 1) / 100];
 		printf("%-10s p50 %7.0f us  p99 %7.0f us  max %7.0f us  %6.0f /s\n",
 		       append ? "append" : "overwrite", p50, p99, lat[o->fsync_n - 1], rate);
 		snprintf(name, sizeof name, "%s_p50_us", nm);
-		peers_result(name, p50);
+		bu_result(name, p50);
 		snprintf(name, sizeof name, "%s_p99_us", nm);
-		peers_result(name, p99);
+		bu_result(name, p99);
 		snprintf(name, sizeof name, "%s_per_s", nm);
-		peers_result(name, rate);
+		bu_result(name, rate);
 	}
 	printf("(append: the file grows, so ext4 also commits its journal, as a log "
 	       "does; overwrite: the same block again, the bare flush.)\n");
@@ -628,7 +403,7 @@ static void *peers_redis_producer(void *arg)
 		peers_redis_fail(r, "out of memory");
 		return NULL;
 	}
-	r->t0 = peers_now();
+	r->t0 = bu_now();
 	while (acked < r->n) {
 		redisReply *rep;
 		void *v;
@@ -767,7 +542,7 @@ static void *peers_redis_consumer(void *arg)
 		if (atomic_load(r->stop))
 			break;
 	}
-	r->t1 = peers_now();
+	r->t1 = bu_now();
 out:
 	free(argv);
 	free(argvlen);
@@ -780,12 +555,12 @@ static redisContext *peers_redis_connect(int port)
 	redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
 
 	if (c == NULL)
-		peers_die("redis: out of memory");
+		bu_die("redis: out of memory");
 	if (c->err) {
 		char msg[128];
 		snprintf(msg, sizeof msg, "%s", c->errstr);
 		redisFree(c);
-		peers_die("redis 127.0.0.1:%d: %s", port, msg);
+		bu_die("redis 127.0.0.1:%d: %s", port, msg);
 	}
 	/* Reads and writes time out too: a stalled server fails the run. */
 	redisSetTimeout(c, tv);
@@ -803,9 +578,9 @@ static redisReply *peers_redis_cmd(redisContext *c, int type, const char *fmt, .
 	rep = redisvCommand(c, fmt, ap);
 	va_end(ap);
 	if (rep == NULL)
-		peers_die("redis %s: %s", fmt, c->errstr);
+		bu_die("redis %s: %s", fmt, c->errstr);
 	if ((int)rep->type != type)
-		peers_die("redis %s: %s", fmt, rep->type == REDIS_REPLY_ERROR ? rep->str :
+		bu_die("redis %s: %s", fmt, rep->type == REDIS_REPLY_ERROR ? rep->str :
 			  "unexpected reply");
 	return rep;
 }
@@ -859,35 +634,35 @@ static struct peers_rate peers_redis_run(int port, redisContext *ctl, const char
 	cons = prod;
 	prod.c = peers_redis_connect(port);
 	cons.c = peers_redis_connect(port);
-	c0 = peers_cpu();
-	s0 = peers_server_cpu();
+	c0 = bu_cpu();
+	s0 = bu_proc_cpu(peers_server);
 	if (pthread_create(&tc, NULL, peers_redis_consumer, &cons) != 0)
-		peers_die("pthread_create failed");
+		bu_die("pthread_create failed");
 	if (pthread_create(&tp, NULL, peers_redis_producer, &prod) != 0) {
 		atomic_store(&stop, 1);
 		pthread_join(tc, NULL);
-		peers_die("pthread_create failed");
+		bu_die("pthread_create failed");
 	}
 	pthread_join(tp, NULL);
 	pthread_join(tc, NULL);
-	res.client_us = (peers_cpu() - c0) * 1e6 / (double)o->redis_n;
-	res.server_us = s0 < 0 ? -1 : (peers_server_cpu() - s0) * 1e6 / (double)o->redis_n;
+	res.client_us = (bu_cpu() - c0) * 1e6 / (double)o->redis_n;
+	res.server_us = s0 < 0 ? -1 : (bu_proc_cpu(peers_server) - s0) * 1e6 / (double)o->redis_n;
 	redisFree(prod.c);
 	redisFree(cons.c);
 	if (prod.err[0] != '\0')
-		peers_die("redis: %s", prod.err);
+		bu_die("redis: %s", prod.err);
 	if (cons.err[0] != '\0')
-		peers_die("redis: %s", cons.err);
+		bu_die("redis: %s", cons.err);
 	res.rate = (double)o->redis_n / (cons.t1 - prod.t0);
 	rep = peers_redis_cmd(ctl, REDIS_REPLY_INTEGER, "XLEN %s", key);
 	if ((uint64_t)rep->integer != o->redis_n)
-		peers_die("redis: XLEN %lld after %llu XADDs", rep->integer,
+		bu_die("redis: XLEN %lld after %llu XADDs", rep->integer,
 			  (unsigned long long)o->redis_n);
 	freeReplyObject(rep);
 	rep = peers_redis_cmd(ctl, REDIS_REPLY_ARRAY, "XPENDING %s %s", key, PEERS_GROUP);
 	if (rep->elements < 1 || rep->element[0]->type != REDIS_REPLY_INTEGER ||
 	    rep->element[0]->integer != 0)
-		peers_die("redis: entries still pending after the last XACK");
+		bu_die("redis: entries still pending after the last XACK");
 	freeReplyObject(rep);
 	freeReplyObject(peers_redis_cmd(ctl, REDIS_REPLY_INTEGER, "DEL %s", key));
 	return res;
@@ -914,11 +689,11 @@ static void peers_report(const char *prefix, const char *cpu_prefix, size_t len,
 		ccpu[i] = r[i].client_us;
 	}
 	snprintf(name, sizeof name, "%s_%zu", prefix, len);
-	peers_result(name, peers_median(rate, rounds));
+	bu_result(name, bu_median(rate, rounds));
 	snprintf(name, sizeof name, "%s_server_cpu_us_per_msg_%zu", cpu_prefix, len);
-	peers_result(name, peers_median(scpu, rounds));
+	bu_result(name, bu_median(scpu, rounds));
 	snprintf(name, sizeof name, "%s_client_cpu_us_per_msg_%zu", cpu_prefix, len);
-	peers_result(name, peers_median(ccpu, rounds));
+	bu_result(name, bu_median(ccpu, rounds));
 }
 
 static void peers_redis(const struct peers_opts *o)
@@ -941,7 +716,7 @@ static void peers_redis(const struct peers_opts *o)
 	ctl = peers_redis_connect(port);
 	rep = peers_redis_cmd(ctl, REDIS_REPLY_ARRAY, "CONFIG GET appendfsync");
 	if (rep->elements != 2 || strcmp(rep->element[1]->str, "always") != 0)
-		peers_die("redis: appendfsync is not \"always\"");
+		bu_die("redis: appendfsync is not \"always\"");
 	freeReplyObject(rep);
 	rep = peers_redis_cmd(ctl, REDIS_REPLY_STRING, "INFO server");
 	{
@@ -968,7 +743,7 @@ static void peers_redis(const struct peers_opts *o)
 	r = peers_server_stop();
 	if (r != 0)
 		printf("(redis-server exited with status %d)\n", r);
-	peers_rmtree(dir);
+	bu_rmtree(dir);
 }
 
 /* ---- 3. Mosquitto, QoS 2 ----------------------------------------------- */
@@ -1101,7 +876,7 @@ static void peers_mqtt_on_message(struct mosquitto *mq, void *obj,
 	}
 	m->seen[seq / 8] |= (uint8_t)(1u << (seq % 8));
 	if (++m->got == m->n) {
-		m->t1 = peers_now();
+		m->t1 = bu_now();
 		pthread_cond_broadcast(&m->cond);
 	}
 	pthread_mutex_unlock(&m->mtx);
@@ -1125,14 +900,14 @@ static struct mosquitto *peers_mqtt_client(const char *id, bool clean, struct pe
 	int rc;
 
 	if (mq == NULL)
-		peers_die("mosquitto_new: %s", strerror(errno));
+		bu_die("mosquitto_new: %s", strerror(errno));
 	mosquitto_int_option(mq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
 	/* Nagle would hold back the small PUBREC/PUBREL/PUBCOMP packets. */
 	mosquitto_int_option(mq, MOSQ_OPT_TCP_NODELAY, 1);
 	mosquitto_connect_callback_set(mq, peers_mqtt_on_connect);
 	mosquitto_disconnect_callback_set(mq, peers_mqtt_on_disconnect);
 	if ((rc = mosquitto_connect(mq, "127.0.0.1", port, 60)) != MOSQ_ERR_SUCCESS)
-		peers_die("mosquitto 127.0.0.1:%d: %s", port, mosquitto_strerror(rc));
+		bu_die("mosquitto 127.0.0.1:%d: %s", port, mosquitto_strerror(rc));
 	return mq;
 }
 
@@ -1152,7 +927,7 @@ static void peers_mqtt_wait(struct peers_mqtt *m, const int *flag, int want, dou
 	ok = *flag >= want && m->err[0] == '\0';
 	pthread_mutex_unlock(&m->mtx);
 	if (!ok)
-		peers_die("mosquitto: %s", m->err[0] ? m->err : what);
+		bu_die("mosquitto: %s", m->err[0] ? m->err : what);
 }
 
 static void peers_mqtt_stop(struct mosquitto *mq)
@@ -1186,7 +961,7 @@ static struct peers_rate peers_mqtt_run(int port, size_t len, int round,
 	m.len = len;
 	atomic_init(&m.next, 0);
 	if ((m.seen = calloc((size_t)(m.n + 7) / 8, 1)) == NULL)
-		peers_die("out of memory");
+		bu_die("out of memory");
 
 	/* The subscriber first, with a persistent session, subscribed before
 	 * the first message is published. */
@@ -1195,10 +970,10 @@ static struct peers_rate peers_mqtt_run(int port, size_t len, int round,
 	mosquitto_subscribe_callback_set(sub, peers_mqtt_on_subscribe);
 	mosquitto_message_callback_set(sub, peers_mqtt_on_message);
 	if ((rc = mosquitto_loop_start(sub)) != MOSQ_ERR_SUCCESS)
-		peers_die("mosquitto_loop_start: %s", mosquitto_strerror(rc));
+		bu_die("mosquitto_loop_start: %s", mosquitto_strerror(rc));
 	peers_mqtt_wait(&m, &m.connected, 1, PEERS_START_SECS, "subscriber: no CONNACK");
 	if ((rc = mosquitto_subscribe(sub, NULL, topic, 2)) != MOSQ_ERR_SUCCESS)
-		peers_die("mosquitto_subscribe: %s", mosquitto_strerror(rc));
+		bu_die("mosquitto_subscribe: %s", mosquitto_strerror(rc));
 	peers_mqtt_wait(&m, &m.subscribed, 1, PEERS_START_SECS, "no SUBACK");
 
 	snprintf(id, sizeof id, "parley-bench-pub-%zu-%d", len, round);
@@ -1208,16 +983,16 @@ static struct peers_rate peers_mqtt_run(int port, size_t len, int round,
 	mosquitto_max_inflight_messages_set(pub, o->inflight);
 	mosquitto_publish_callback_set(pub, peers_mqtt_on_publish);
 	if ((rc = mosquitto_loop_start(pub)) != MOSQ_ERR_SUCCESS)
-		peers_die("mosquitto_loop_start: %s", mosquitto_strerror(rc));
+		bu_die("mosquitto_loop_start: %s", mosquitto_strerror(rc));
 	peers_mqtt_wait(&m, &m.connected, 2, PEERS_START_SECS, "publisher: no CONNACK");
 
-	c0 = peers_cpu();
-	s0 = peers_server_cpu();
-	t0 = peers_now();
+	c0 = bu_cpu();
+	s0 = bu_proc_cpu(peers_server);
+	t0 = bu_now();
 	for (i = 0; i < o->inflight && i < m.n; i++)
 		peers_mqtt_publish_next(pub, &m);
 	/* Wait for the last delivery; fail if nothing moves for a while. */
-	progress = peers_now();
+	progress = bu_now();
 	pthread_mutex_lock(&m.mtx);
 	while (m.got < m.n && m.err[0] == '\0') {
 		struct timespec ts;
@@ -1226,8 +1001,8 @@ static struct peers_rate peers_mqtt_run(int port, size_t len, int round,
 		pthread_cond_timedwait(&m.cond, &m.mtx, &ts);
 		if (m.got != last) {
 			last = m.got;
-			progress = peers_now();
-		} else if (peers_now() - progress > PEERS_STALL_SECS) {
+			progress = bu_now();
+		} else if (bu_now() - progress > PEERS_STALL_SECS) {
 			snprintf(m.err, sizeof m.err, "no delivery for %d s: %llu of %llu "
 				 "received, %llu publishes completed", PEERS_STALL_SECS,
 				 (unsigned long long)m.got, (unsigned long long)m.n,
@@ -1236,16 +1011,16 @@ static struct peers_rate peers_mqtt_run(int port, size_t len, int round,
 	}
 	m.done = 1;
 	pthread_mutex_unlock(&m.mtx);
-	res.client_us = (peers_cpu() - c0) * 1e6 / (double)m.n;
-	res.server_us = s0 < 0 ? -1 : (peers_server_cpu() - s0) * 1e6 / (double)m.n;
+	res.client_us = (bu_cpu() - c0) * 1e6 / (double)m.n;
+	res.server_us = s0 < 0 ? -1 : (bu_proc_cpu(peers_server) - s0) * 1e6 / (double)m.n;
 	if (m.err[0] != '\0')
-		peers_die("mosquitto: %s", m.err);
+		bu_die("mosquitto: %s", m.err);
 	res.rate = (double)m.n / (m.t1 - t0);
 	peers_mqtt_stop(pub);
 	peers_mqtt_stop(sub);
 	for (i = 0; i < m.n; i++)
 		if (!(m.seen[i / 8] & (1u << (i % 8))))
-			peers_die("mosquitto: message %llu never arrived", (unsigned long long)i);
+			bu_die("mosquitto: message %llu never arrived", (unsigned long long)i);
 	free(m.seen);
 	pthread_cond_destroy(&m.cond);
 	pthread_mutex_destroy(&m.mtx);
@@ -1285,7 +1060,7 @@ static void peers_mosquitto(const struct peers_opts *o)
 	snprintf(log, sizeof log, "%s/broker.log", dir);
 	if ((fd = open(conf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0 ||
 	    (f = fdopen(fd, "w")) == NULL)
-		peers_die("%s: %s", conf, strerror(errno));
+		bu_die("%s: %s", conf, strerror(errno));
 	fprintf(f, "# generated by bench/peers\n"
 		"listener %d 127.0.0.1\n"
 		"allow_anonymous true\n"
@@ -1309,7 +1084,7 @@ static void peers_mosquitto(const struct peers_opts *o)
 		 * cannot write to this directory. */
 		geteuid() == 0 ? "user root\n" : "");
 	if (fclose(f) != 0)
-		peers_die("%s: %s", conf, strerror(errno));
+		bu_die("%s: %s", conf, strerror(errno));
 	peers_first_line("mosquitto -h 2>&1", version, sizeof version);
 	peers_spawn(argv, log);
 	peers_wait_ready("mosquitto", peers_mqtt_probe, port);
@@ -1336,7 +1111,7 @@ static void peers_mosquitto(const struct peers_opts *o)
 	r = peers_server_stop();
 	if (r != 0)
 		printf("(mosquitto exited with status %d)\n", r);
-	peers_rmtree(dir);
+	bu_rmtree(dir);
 }
 
 /* ---- main -------------------------------------------------------------- */
@@ -1364,7 +1139,7 @@ static uint64_t peers_arg_u64(const char *opt, const char *s, uint64_t max)
 	errno = 0;
 	v = strtoull(s, &end, 10);
 	if (errno != 0 || *end != '\0' || s[0] == '-' || v == 0 || v > max)
-		peers_die("%s: want 1..%llu, got \"%s\"", opt, (unsigned long long)max, s);
+		bu_die("%s: want 1..%llu, got \"%s\"", opt, (unsigned long long)max, s);
 	return v;
 }
 
@@ -1375,10 +1150,13 @@ int main(int argc, char **argv)
 		.fsync_n = 2000, .redis_n = 100000, .mqtt_n = 50000, .inflight = 1024,
 	};
 	uint64_t n = 0;
-	int rounds = 0, i;
-	double t0 = peers_now();
+	int rounds = 0, ncpu, i;
+	double t0 = bu_now();
 	char cpu[256], fs[PATH_MAX + 512];
 
+	bu_set_name("peers");
+	bu_set_cleanup(peers_cleanup);
+	bu_set_explain(peers_explain);
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--quick") == 0)
 			o.quick = 1;
@@ -1411,8 +1189,9 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	peers_make_dir(o.parent);
 
-	peers_cpu_model(cpu, sizeof cpu);
-	peers_filesystem(peers_dir, fs, sizeof fs);
+	ncpu = bu_cpu_model(cpu, sizeof cpu);
+	snprintf(cpu + strlen(cpu), sizeof cpu - strlen(cpu), ", %d CPUs", ncpu);
+	bu_filesystem(peers_dir, 0, fs, sizeof fs);
 	printf("bench/peers%s: the peers and the disk's floor, this machine, this run\n",
 	       o.quick ? " --quick" : "");
 	printf("CPU: %s\ndisk: %s\nscratch: %s\n", cpu, fs, peers_dir);
@@ -1426,7 +1205,7 @@ int main(int argc, char **argv)
 		peers_mosquitto(&o);
 		mosquitto_lib_cleanup();
 	}
-	printf("\ntotal %.1f s\n", peers_now() - t0);
+	printf("\ntotal %.1f s\n", bu_now() - t0);
 	peers_cleanup();
 	return 0;
 }

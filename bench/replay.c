@@ -59,7 +59,6 @@
  * per-CPU-second rates and the ratio move less.  The instrumented pass
  * reads the clock five times per entry (the cost of one read is printed).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -88,6 +87,8 @@
 #include "replay.h"
 #include "store.h"
 #include "treaty.h"
+
+#include "benchutil.h"
 
 #define RB_PARTY "nrrc.us.example"
 #define RB_PEER "nrrc.ru.example"
@@ -120,48 +121,6 @@ static char rb_self[PATH_MAX];
 static volatile sig_atomic_t rb_have_dir, rb_keep;
 static volatile pid_t rb_child_pid;
 
-static double rb_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double rb_cpu(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* Removes path and everything under it, never following a symbolic link. */
-static void rb_rmtree(const char *path)
-{
-	struct stat st;
-	struct dirent *d;
-	DIR *dir;
-
-	if (lstat(path, &st) != 0)
-		return;
-	if (!S_ISDIR(st.st_mode)) {
-		unlink(path);
-		return;
-	}
-	if ((dir = opendir(path)) != NULL) {
-		while ((d = readdir(dir)) != NULL) {
-			char sub[RB_PATH_MAX + 512];
-			if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
-				continue;
-			if ((size_t)snprintf(sub, sizeof sub, "%s/%s", path, d->d_name) < sizeof sub)
-				rb_rmtree(sub);
-		}
-		closedir(dir);
-	}
-	rmdir(path);
-}
-
 static void rb_cleanup(void)
 {
 	if (rb_child_pid > 0) {
@@ -170,65 +129,8 @@ static void rb_cleanup(void)
 		rb_child_pid = 0;
 	}
 	if (rb_have_dir && !rb_keep)
-		rb_rmtree(rb_dir);
+		bu_rmtree(rb_dir);
 	rb_have_dir = 0;
-}
-
-static void rb_on_signal(int sig)
-{
-	rb_cleanup();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static void rb_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void rb_die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	fputs("bench replay: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	rb_cleanup();
-	exit(1);
-}
-
-/* splitmix64: a fixed seed makes every run log the same traffic. */
-static uint64_t rb_rand(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
-}
-
-static int rb_cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double rb_median(const double *v, int n)
-{
-	double s[RB_MAX_ROUNDS];
-
-	memcpy(s, v, (size_t)n * sizeof *v);
-	qsort(s, (size_t)n, sizeof *s, rb_cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
-static void rb_result(const char *name, double v)
-{
-	if (v >= 100)
-		printf("RESULT %s %.0f\n", name, v);
-	else
-		printf("RESULT %s %.3f\n", name, v);
 }
 
 static void rb_hex(char out[65], const uint8_t in[32])
@@ -278,7 +180,7 @@ static const char *rb_kv_str(const struct rb_kv *kv, const char *key)
 	for (int i = 0; i < kv->n; i++)
 		if (strcmp(kv->key[i], key) == 0)
 			return kv->val[i];
-	rb_die("a child said nothing about \"%s\"", key);
+	bu_die("a child said nothing about \"%s\"", key);
 }
 
 static double rb_kv_num(const struct rb_kv *kv, const char *key)
@@ -296,11 +198,11 @@ static void rb_child(const char *mode, const char *arg, struct rb_kv *kv)
 	pid_t pid;
 
 	if (pipe(fd) != 0)
-		rb_die("pipe: %s", strerror(errno));
+		bu_die("pipe: %s", strerror(errno));
 	fflush(stdout);
 	fflush(stderr);
 	if ((pid = fork()) < 0)
-		rb_die("fork: %s", strerror(errno));
+		bu_die("fork: %s", strerror(errno));
 	if (pid == 0) {
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
@@ -319,7 +221,7 @@ static void rb_child(const char *mode, const char *arg, struct rb_kv *kv)
 		if (cap - len < 4096) {
 			cap = cap ? 2 * cap : 16384;
 			if ((buf = realloc(buf, cap)) == NULL)
-				rb_die("out of memory");
+				bu_die("out of memory");
 		}
 		r = read(fd[0], buf + len, cap - len - 1);
 		if (r < 0 && errno == EINTR)
@@ -332,17 +234,17 @@ static void rb_child(const char *mode, const char *arg, struct rb_kv *kv)
 	buf[len] = '\0';
 	while (wait4(pid, &status, 0, &ru) < 0)
 		if (errno != EINTR)
-			rb_die("wait4: %s", strerror(errno));
+			bu_die("wait4: %s", strerror(errno));
 	rb_child_pid = 0;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		rb_die("the %s child failed (%s %d)", mode,
+		bu_die("the %s child failed (%s %d)", mode,
 		       WIFEXITED(status) ? "exit status" : "signal",
 		       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 	kv->n = 0;
 	kv->maxrss_kb = ru.ru_maxrss;
 	for (line = strtok_r(buf, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
 		if (kv->n == RB_KV_MAX)
-			rb_die("the %s child said too much", mode);
+			bu_die("the %s child said too much", mode);
 		if (sscanf(line, "%47s %159[^\n]", kv->key[kv->n], kv->val[kv->n]) == 2)
 			kv->n++;
 	}
@@ -361,21 +263,6 @@ static void rb_out(const char *key, const char *fmt, ...)
 	vprintf(fmt, ap);
 	va_end(ap);
 	putchar('\n');
-}
-
-static void rb_child_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void rb_child_die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	fputs("bench replay (child): ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
 }
 
 /* Samples the anonymous and file-backed resident memory while a child
@@ -414,7 +301,7 @@ static void rb_sampler_start(struct rb_sampler *s)
 	s->anon_kb = s->file_kb = 0;
 	atomic_init(&s->stop, 0);
 	if (pthread_create(&s->th, NULL, rb_sampler_main, s) != 0)
-		rb_child_die("pthread_create failed");
+		bu_die("pthread_create failed");
 }
 
 static void rb_sampler_stop(struct rb_sampler *s)
@@ -472,7 +359,7 @@ static size_t rb_limit_index(const struct treaty_def *d, const char *name)
 	for (size_t l = 0; l < d->nlimits; l++)
 		if (strcmp(d->limits[l].name, name) == 0)
 			return l;
-	rb_child_die("%s has no limit \"%s\"", d->name, name);
+	bu_die("%s has no limit \"%s\"", d->name, name);
 }
 
 static void rb_gen_init(struct rb_gen *g, const struct treaty_def *d, const json_t *items)
@@ -496,14 +383,14 @@ static void rb_gen_init(struct rb_gen *g, const struct treaty_def *d, const json
 	if (tot == NULL || g->items == NULL || g->cat == NULL || g->st == NULL ||
 	    g->wh == NULL || g->dep == NULL || g->nondep == NULL || g->pos == NULL ||
 	    g->slbm == NULL || g->movable == NULL)
-		rb_child_die("out of memory");
+		bu_die("out of memory");
 	g->c_icbm = treaty_cat_find(d, "icbm");
 	g->c_slbm = treaty_cat_find(d, "slbm");
 	g->c_bomber = treaty_cat_find(d, "heavy_bomber");
 	g->s_dep = treaty_status_find(d, "deployed");
 	g->s_nondep = treaty_status_find(d, "non_deployed");
 	if (g->c_icbm < 0 || g->c_slbm < 0 || g->c_bomber < 0 || g->s_dep < 0 || g->s_nondep < 0)
-		rb_child_die("%s lacks a category or status this traffic uses", d->name);
+		bu_die("%s lacks a category or status this traffic uses", d->name);
 	g->l_deployed = rb_limit_index(d, "deployed");
 	g->l_warheads = rb_limit_index(d, "deployed_warheads");
 	json_array_foreach(g->items, i, rec) {
@@ -528,7 +415,7 @@ static void rb_gen_init(struct rb_gen *g, const struct treaty_def *d, const json
 			g->movable[g->nmovable++] = (uint32_t)i;
 	}
 	if (g->ndep == 0 || g->nnondep == 0 || g->nslbm == 0 || g->nmovable == 0)
-		rb_child_die("the sample inventory has no missiles to move between statuses");
+		bu_die("the sample inventory has no missiles to move between statuses");
 	treaty_totals_of(d, g->items, tot);
 	g->deployed = tot[g->l_deployed];
 	g->warheads = tot[g->l_warheads];
@@ -560,7 +447,7 @@ static void rb_gen_relist(struct rb_gen *g, uint32_t m, int to_dep)
 	uint32_t last = from[--*nfrom];
 
 	if (from[g->pos[m]] != m)
-		rb_child_die("model: item %u is not where its list says", m);
+		bu_die("model: item %u is not where its list says", m);
 	from[g->pos[m]] = last;
 	g->pos[last] = g->pos[m];
 	g->pos[m] = (uint32_t)*nto;
@@ -576,19 +463,19 @@ static json_t *rb_gen_status(struct rb_gen *g, const char *date)
 {
 	const struct treaty_limit *lw = &g->d->limits[g->l_warheads];
 	int deploy = g->deployed >= g->target ? 0 : g->deployed < g->target - 10 ? 1 :
-		(int)(rb_rand(&g->rng) & 1);
+		(int)(bu_rand(&g->rng) & 1);
 	uint32_t m = UINT32_MAX;
 	const char *status;
 
 	if (deploy && g->nnondep > 0 && g->deployed < g->d->limits[g->l_deployed].max)
 		for (int tries = 0; tries < 16 && m == UINT32_MAX; tries++) {
-			uint32_t c = g->nondep[rb_rand(&g->rng) % g->nnondep];
+			uint32_t c = g->nondep[bu_rand(&g->rng) % g->nnondep];
 			if (g->warheads + g->wh[c] <= lw->max)
 				m = c;
 		}
 	if (m == UINT32_MAX) {
 		deploy = 0;
-		m = g->dep[rb_rand(&g->rng) % g->ndep];
+		m = g->dep[bu_rand(&g->rng) % g->ndep];
 	}
 	rb_gen_relist(g, m, deploy);
 	g->st[m] = deploy ? g->s_dep : g->s_nondep;
@@ -602,7 +489,7 @@ static json_t *rb_gen_status(struct rb_gen *g, const char *date)
 
 static json_t *rb_gen_movement(struct rb_gen *g, const char *date)
 {
-	uint32_t m = g->movable[rb_rand(&g->rng) % g->nmovable];
+	uint32_t m = g->movable[bu_rand(&g->rng) % g->nmovable];
 	json_t *rec = json_array_get(g->items, m);
 	const char *cur = json_string_value(json_object_get(rec, "base"));
 	const char *const *bases = g->cat[m] == g->c_icbm ? rb_icbm_bases :
@@ -610,7 +497,7 @@ static json_t *rb_gen_movement(struct rb_gen *g, const char *date)
 	size_t nb = g->cat[m] == g->c_icbm ? sizeof rb_icbm_bases / sizeof *rb_icbm_bases :
 		g->cat[m] == g->c_slbm ? sizeof rb_slbm_bases / sizeof *rb_slbm_bases :
 		sizeof rb_bomber_bases / sizeof *rb_bomber_bases;
-	size_t b = (size_t)(rb_rand(&g->rng) % nb);
+	size_t b = (size_t)(bu_rand(&g->rng) % nb);
 
 	if (cur != NULL && strcmp(bases[b], cur) == 0)
 		b = (b + 1) % nb;
@@ -621,8 +508,8 @@ static json_t *rb_gen_movement(struct rb_gen *g, const char *date)
 
 static json_t *rb_gen_rv(struct rb_gen *g, const char *date)
 {
-	uint32_t m = g->slbm[rb_rand(&g->rng) % g->nslbm];
-	int old = g->wh[m], w = 1 + (int)(rb_rand(&g->rng) % 5);
+	uint32_t m = g->slbm[bu_rand(&g->rng) % g->nslbm];
+	int old = g->wh[m], w = 1 + (int)(bu_rand(&g->rng) % 5);
 
 	if (w == old)
 		w = old % 5 + 1;
@@ -641,17 +528,17 @@ static json_t *rb_gen_rv(struct rb_gen *g, const char *date)
 static json_t *rb_gen_next(struct rb_gen *g, int64_t when, int *kind)
 {
 	char date[ENV_TIME_LEN + 1];
-	uint64_t r = rb_rand(&g->rng) % 100;
+	uint64_t r = bu_rand(&g->rng) % 100;
 	json_t *f;
 
 	if (env_time_format(when - 86400, date) != 0)
-		rb_child_die("time %lld out of range", (long long)when);
+		bu_die("time %lld out of range", (long long)when);
 	date[10] = '\0';
 	*kind = r < 40 ? RB_K_STATUS : r < 70 ? RB_K_MOVEMENT : RB_K_RV;
 	f = *kind == RB_K_STATUS ? rb_gen_status(g, date) :
 		*kind == RB_K_MOVEMENT ? rb_gen_movement(g, date) : rb_gen_rv(g, date);
 	if (f == NULL)
-		rb_child_die("out of memory");
+		bu_die("out of memory");
 	g->kinds[*kind]++;
 	return f;
 }
@@ -663,7 +550,7 @@ static int64_t rb_time0(void)
 	int64_t t;
 
 	if (env_time_parse(RB_START, &t) != 0)
-		rb_child_die("bad start time");
+		bu_die("bad start time");
 	return t;
 }
 
@@ -674,7 +561,7 @@ static char *rb_encode(const struct envelope *env, size_t *len)
 	char *out;
 
 	if (env_encode(env, &out, len, &e) != 0)
-		rb_child_die("env_encode: %s", e.msg);
+		bu_die("env_encode: %s", e.msg);
 	return out;
 }
 
@@ -717,9 +604,9 @@ static void rb_batch_flush(struct rb_batch *b, int end)
 
 	if (b->n > 0) {
 		if (b->in_txn == 0 && store_begin(b->s, &e) != 0)
-			rb_child_die("store_begin: %s", e.msg);
+			bu_die("store_begin: %s", e.msg);
 		if (store_append(b->l, (const void *const *)b->ents, b->lens, b->n, NULL, &e) != 0)
-			rb_child_die("store_append: %s", e.msg);
+			bu_die("store_append: %s", e.msg);
 		for (size_t i = 0; i < b->n; i++) {
 			b->bytes += b->lens[i];
 			free(b->ents[i]);
@@ -730,7 +617,7 @@ static void rb_batch_flush(struct rb_batch *b, int end)
 	}
 	if (b->in_txn > 0 && (end || b->in_txn >= RB_TXN)) {
 		if (store_commit(b->s, &e) != 0)
-			rb_child_die("store_commit: %s", e.msg);
+			bu_die("store_commit: %s", e.msg);
 		b->in_txn = 0;
 	}
 }
@@ -751,12 +638,12 @@ static void rb_open_log(const char *dir, struct store **s, const char *origin,
 
 	snprintf(path, sizeof path, "%s/node.db", dir);
 	if (*s == NULL && store_open(s, path, 0, NULL, &e) != 0)
-		rb_child_die("%s", e.msg);
+		bu_die("%s", e.msg);
 	if (store_log_open(*s, origin, l, &e) == 0)
 		return;
 	if (!create || store_log_create(*s, origin, &e) != 0 ||
 	    store_log_open(*s, origin, l, &e) != 0)
-		rb_child_die("%s: %s", origin, e.msg);
+		bu_die("%s: %s", origin, e.msg);
 }
 
 static struct treaty_def *rb_load_def(void)
@@ -767,7 +654,7 @@ static struct treaty_def *rb_load_def(void)
 
 	snprintf(path, sizeof path, "%s/%s.json", treaty_dir(), RB_TREATY);
 	if (treaty_def_load(&d, path, &e) != 0)
-		rb_child_die("%s", e.msg);
+		bu_die("%s", e.msg);
 	return d;
 }
 
@@ -781,17 +668,17 @@ static void rb_setup_exchange(struct rb_batch *b, const struct treaty_def *d,
 	json_t *totals = json_object();
 
 	if (tot == NULL || totals == NULL)
-		rb_child_die("out of memory");
+		bu_die("out of memory");
 	start[parts++] = 0;
 	for (i = 0; i < n; i++) {
 		char *s = json_dumps(json_array_get(items, i), JSON_COMPACT);
 		size_t sz = s ? strlen(s) + 1 : 0;
 		free(s);
 		if (sz == 0)
-			rb_child_die("out of memory");
+			bu_die("out of memory");
 		if (acc > 0 && acc + sz > RB_PART_BUDGET) {
 			if (parts == RB_MAX_PARTS)
-				rb_child_die("the sample needs more than %d parts", RB_MAX_PARTS);
+				bu_die("the sample needs more than %d parts", RB_MAX_PARTS);
 			start[parts++] = i;
 			acc = 0;
 		}
@@ -812,7 +699,7 @@ static void rb_setup_exchange(struct rb_batch *b, const struct treaty_def *d,
 			      "parts", (json_int_t)parts, "item_count", (json_int_t)n,
 			      "items", arr);
 		if (f == NULL)
-			rb_child_die("out of memory");
+			bu_die("out of memory");
 		if (p == 0)
 			json_object_set(f, "totals", totals);
 		ent = rb_notification(d, b->total + b->n, rb_kinds[RB_K_EXCHANGE], f, &len);
@@ -837,20 +724,20 @@ static int rb_child_setup(const char *dir, const char *arg)
 	char hex[65];
 	int64_t *tot;
 	struct perr e;
-	double t0 = rb_now();
+	double t0 = bu_now();
 
 	if (b == NULL)
-		rb_child_die("out of memory");
+		bu_die("out of memory");
 	snprintf(path, sizeof path, "%s/%s", treaty_dir(), RB_SAMPLE);
 	if ((sample = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr)) == NULL)
-		rb_child_die("%s:%d: %s", path, jerr.line, jerr.text);
+		bu_die("%s:%d: %s", path, jerr.line, jerr.text);
 	rb_open_log(dir, &b->s, RB_ORIGIN, &b->l, 1);
 	if (store_log_size(b->l) != 0)
-		rb_child_die("%s already has entries", RB_ORIGIN);
+		bu_die("%s already has entries", RB_ORIGIN);
 	rb_setup_exchange(b, d, json_object_get(sample, "items"));
 	parts = b->total + b->n;
 	if (n <= parts)
-		rb_child_die("--entries %llu leaves no room after the %llu exchange parts",
+		bu_die("--entries %llu leaves no room after the %llu exchange parts",
 			     (unsigned long long)n, (unsigned long long)parts);
 	rb_gen_init(&g, d, json_object_get(sample, "items"));
 	g.rng = 0x4E455753ull;   /* "NEWS" */
@@ -864,31 +751,31 @@ static int rb_child_setup(const char *dir, const char *arg)
 	}
 	rb_batch_flush(b, 1);
 	if (store_log_size(b->l) != n)
-		rb_child_die("the log has %llu entries, %llu were appended",
+		bu_die("the log has %llu entries, %llu were appended",
 			     (unsigned long long)store_log_size(b->l), (unsigned long long)n);
 	/* The model's own counters against its records: an invariant of the
 	 * generator, checked before anything is compared with a replay. */
 	tot = calloc(d->nlimits + 1, sizeof *tot);
 	if (tot == NULL)
-		rb_child_die("out of memory");
+		bu_die("out of memory");
 	treaty_totals_of(d, g.items, tot);
 	if (tot[g.l_deployed] != g.deployed || tot[g.l_warheads] != g.warheads)
-		rb_child_die("model: counters %lld/%lld, records %lld/%lld", (long long)g.deployed,
+		bu_die("model: counters %lld/%lld, records %lld/%lld", (long long)g.deployed,
 			     (long long)g.warheads, (long long)tot[g.l_deployed],
 			     (long long)tot[g.l_warheads]);
 	for (size_t l = 0; l < d->nlimits; l++) {
 		char key[64];
 		if (tot[l] > d->limits[l].max)
-			rb_child_die("model: %s %lld over %lld", d->limits[l].name,
+			bu_die("model: %s %lld over %lld", d->limits[l].name,
 				     (long long)tot[l], (long long)d->limits[l].max);
 		snprintf(key, sizeof key, "total_%s", d->limits[l].name);
 		rb_out(key, "%lld", (long long)tot[l]);
 	}
 	if ((eng = treaty_engine_new(d)) == NULL || treaty_engine_load(eng, g.items, &e) != 0)
-		rb_child_die("model inventory: %s", eng ? e.msg : "out of memory");
+		bu_die("model inventory: %s", eng ? e.msg : "out of memory");
 	treaty_inventory_digest(eng, dig);
 	rb_hex(hex, dig);
-	rb_out("secs", "%.6f", rb_now() - t0);
+	rb_out("secs", "%.6f", bu_now() - t0);
 	rb_out("entries", "%llu", (unsigned long long)n);
 	rb_out("bytes", "%llu", (unsigned long long)b->bytes);
 	rb_out("items", "%zu", treaty_item_count(eng));
@@ -913,14 +800,14 @@ static int rb_child_receipts(const char *dir)
 	struct rb_batch *b = calloc(1, sizeof *b);
 	struct store_log *pl;
 	uint64_t n, below;
-	double t0 = rb_now();
+	double t0 = bu_now();
 
 	if (b == NULL)
-		rb_child_die("out of memory");
+		bu_die("out of memory");
 	rb_open_log(dir, &b->s, RB_ORIGIN, &pl, 0);
 	rb_open_log(dir, &b->s, RB_BACK, &b->l, 1);
 	if (store_log_size(b->l) != 0)
-		rb_child_die("%s already has entries", RB_BACK);
+		bu_die("%s already has entries", RB_BACK);
 	n = store_log_size(pl);
 	for (below = RB_RCPT_EVERY; below - RB_RCPT_EVERY < n; below += RB_RCPT_EVERY) {
 		struct envelope env;
@@ -942,7 +829,7 @@ static int rb_child_receipts(const char *dir)
 	}
 	rb_batch_flush(b, 1);
 	rb_out("receipts", "%llu", (unsigned long long)store_log_size(b->l));
-	rb_out("secs", "%.6f", rb_now() - t0);
+	rb_out("secs", "%.6f", bu_now() - t0);
 	store_close(b->s);
 	free(b);
 	return 0;
@@ -985,17 +872,17 @@ static int rb_child_limit(const char *dir)
 	double t0, c0, t, c;
 
 	rb_sampler_start(&sm);
-	c0 = rb_cpu();
-	t0 = rb_now();
+	c0 = bu_cpu();
+	t0 = bu_now();
 	rb_open_log(dir, &s, RB_ORIGIN, &l, 0);
 	if (store_entries(l, 0, store_log_size(l), rb_parse_entry, &p, &e) != 0)
-		rb_child_die("store_entries: %s", e.msg);
+		bu_die("store_entries: %s", e.msg);
 	store_close(s);
-	t = rb_now() - t0;
-	c = rb_cpu() - c0;
+	t = bu_now() - t0;
+	c = bu_cpu() - c0;
 	rb_sampler_stop(&sm);
 	if (p.bad != 0)
-		rb_child_die("%llu entries are not JSON", (unsigned long long)p.bad);
+		bu_die("%llu entries are not JSON", (unsigned long long)p.bad);
 	rb_out("secs", "%.6f", t);
 	rb_out("cpu", "%.6f", c);
 	rb_out("entries", "%llu", (unsigned long long)p.n);
@@ -1016,12 +903,12 @@ static int rb_child_replay(const char *dir)
 	const char *first = "";
 
 	rb_sampler_start(&sm);
-	c0 = rb_cpu();
-	t0 = rb_now();
+	c0 = bu_cpu();
+	t0 = bu_now();
 	if (replay_run(dir, RB_PARTY, NULL, NULL, &out, &e) != 0)
-		rb_child_die("replay_run: %s", e.msg);
-	t = rb_now() - t0;
-	c = rb_cpu() - c0;
+		bu_die("replay_run: %s", e.msg);
+	t = bu_now() - t0;
+	c = bu_cpu() - c0;
 	rb_sampler_stop(&sm);
 	rb_out("secs", "%.6f", t);
 	rb_out("cpu", "%.6f", c);
@@ -1111,7 +998,7 @@ static int rb_piece_entry(void *ctx, uint64_t idx, const uint8_t *data, size_t l
 	int k;
 
 	if (p->timed)
-		t0 = rb_now();
+		t0 = bu_now();
 	if (env_parse(&env, data, len, NULL) != 0 || env.type != ENV_NOTIFICATION ||
 	    strcmp(env.treaty_name, p->d->name) != 0 ||
 	    memcmp(env.treaty_sha256, p->d->sha256, 32) != 0) {
@@ -1123,19 +1010,19 @@ static int rb_piece_entry(void *ctx, uint64_t idx, const uint8_t *data, size_t l
 	k = rb_kind_index(env.kind);
 	if (p->timed) {
 		const struct treaty_kind *tk;
-		t1 = rb_now();
+		t1 = bu_now();
 		/* measured apart: treaty_apply validates again */
 		if ((tk = treaty_kind_find(p->d, env.kind)) != NULL)
 			treaty_validate(p->d, tk, env.fields, &m);
 		treaty_msgs_free(&m);
-		t2 = rb_now();
+		t2 = bu_now();
 	}
 	treaty_apply(p->g, idx, env.kind, env.fields, -1);
 	if (p->timed)
-		t3 = rb_now();
+		t3 = bu_now();
 	env_free(&env);
 	if (p->timed) {
-		t4 = rb_now();
+		t4 = bu_now();
 		p->parse += t1 - t0;
 		p->validate += t2 - t1;
 		p->apply += t3 - t2;
@@ -1156,12 +1043,12 @@ static double rb_pieces_pass(struct store_log *l, struct rb_pieces *p, int timed
 	memset(&p->n, 0, sizeof *p - offsetof(struct rb_pieces, n));
 	p->timed = timed;
 	if ((p->g = treaty_engine_new(p->d)) == NULL)
-		rb_child_die("out of memory");
-	t0 = rb_now();
+		bu_die("out of memory");
+	t0 = bu_now();
 	if (store_entries(l, 0, store_log_size(l), rb_piece_entry, p, &e) != 0)
-		rb_child_die("store_entries: %s", e.msg);
+		bu_die("store_entries: %s", e.msg);
 	treaty_finish(p->g);
-	return rb_now() - t0;
+	return bu_now() - t0;
 }
 
 static int rb_child_pieces(const char *dir)
@@ -1180,34 +1067,34 @@ static int rb_child_pieces(const char *dir)
 	int i;
 
 	if (p == NULL)
-		rb_child_die("out of memory");
+		bu_die("out of memory");
 	p->d = d;
 	rb_open_log(dir, &s, RB_ORIGIN, &l, 0);
 	/* the store alone */
-	c0 = rb_cpu();
-	t0 = rb_now();
+	c0 = bu_cpu();
+	t0 = bu_now();
 	if (store_entries(l, 0, store_log_size(l), rb_read_entry, p, &e) != 0)
-		rb_child_die("store_entries: %s", e.msg);
-	t_read = rb_now() - t0;
-	c_read = rb_cpu() - c0;
+		bu_die("store_entries: %s", e.msg);
+	t_read = bu_now() - t0;
+	c_read = bu_cpu() - c0;
 	rb_out("entries", "%llu", (unsigned long long)p->n);
 	/* the store and the JSON parser */
-	c0 = rb_cpu();
-	t0 = rb_now();
+	c0 = bu_cpu();
+	t0 = bu_now();
 	if (store_entries(l, 0, store_log_size(l), rb_parse_entry, &jp, &e) != 0)
-		rb_child_die("store_entries: %s", e.msg);
-	t_json = rb_now() - t0;
-	c_json = rb_cpu() - c0;
+		bu_die("store_entries: %s", e.msg);
+	t_json = bu_now() - t0;
+	c_json = bu_cpu() - c0;
 	/* the replay's work without clocks, then with them */
-	c0 = rb_cpu();
+	c0 = bu_cpu();
 	t_plain = rb_pieces_pass(l, p, 0);
-	c_plain = rb_cpu() - c0;
+	c_plain = bu_cpu() - c0;
 	treaty_engine_free(p->g);
 	/* replay_run itself, in the same process and minute */
-	c0 = rb_cpu();
+	c0 = bu_cpu();
 	if (replay_run(dir, RB_PARTY, NULL, NULL, &out, &e) != 0)
-		rb_child_die("replay_run: %s", e.msg);
-	c_replay = rb_cpu() - c0;
+		bu_die("replay_run: %s", e.msg);
+	c_replay = bu_cpu() - c0;
 	json_decref(out);
 	t_timed = rb_pieces_pass(l, p, 1);
 	treaty_inventory_digest(p->g, dig);
@@ -1220,9 +1107,9 @@ static int rb_child_pieces(const char *dir)
 	rb_out("other", "%llu", (unsigned long long)p->other);
 	treaty_engine_free(p->g);
 	/* the cost of one clock read */
-	t0 = rb_now();
+	t0 = bu_now();
 	for (i = 0; i < 1000000; i++)
-		t_clock = rb_now();
+		t_clock = bu_now();
 	t_clock = (t_clock - t0) / 1e6;
 	rb_out("t_read", "%.6f", t_read);
 	rb_out("t_json", "%.6f", t_json);
@@ -1259,8 +1146,11 @@ static int rb_child_main(int argc, char **argv)
 {
 	const char *mode, *dir;
 
+	/* The parent owns the directory and cleans up: a child only says
+	 * that it was the one that failed. */
+	bu_set_name("bench replay (child)");
 	if (argc < 4)
-		rb_child_die("usage: --child MODE DIR [ARG]");
+		bu_die("usage: --child MODE DIR [ARG]");
 	mode = argv[2];
 	dir = argv[3];
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
@@ -1274,7 +1164,7 @@ static int rb_child_main(int argc, char **argv)
 		return rb_child_replay(dir);
 	if (strcmp(mode, "pieces") == 0)
 		return rb_child_pieces(dir);
-	rb_child_die("unknown child mode \"%s\"", mode);
+	bu_die("unknown child mode \"%s\"", mode);
 }
 
 /* ---- parent ------------------------------------------------------------ */
@@ -1284,26 +1174,6 @@ struct rb_opts {
 	uint64_t entries;
 	const char *parent, *parley;
 };
-
-static void rb_cpu_model(char *out, size_t cap)
-{
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	char line[512];
-
-	snprintf(out, cap, "unknown");
-	if (f == NULL)
-		return;
-	while (fgets(line, sizeof line, f) != NULL) {
-		char *c = strchr(line, ':');
-		if (strncmp(line, "model name", 10) == 0 && c != NULL) {
-			c += 1 + strspn(c + 1, " \t");
-			c[strcspn(c, "\n")] = '\0';
-			snprintf(out, cap, "%s", c);
-			break;
-		}
-	}
-	fclose(f);
-}
 
 static long rb_mem_total_mb(void)
 {
@@ -1324,27 +1194,10 @@ static long rb_mem_total_mb(void)
  * disk), else under the current directory, unless --dir names the parent. */
 static void rb_make_dir(const char *parent)
 {
-	char tmpl[RB_PATH_MAX];
-	struct stat st;
-
-	if (parent == NULL)
-		parent = stat("build", &st) == 0 && S_ISDIR(st.st_mode) ? "build" : ".";
-	if ((size_t)snprintf(tmpl, sizeof tmpl, "%s/bench-replay.XXXXXX", parent) >=
-	    sizeof tmpl - 64)
-		rb_die("%s: path too long", parent);
-	if (mkdtemp(tmpl) == NULL)
-		rb_die("%s: cannot create a directory: %s", tmpl, strerror(errno));
-	if (realpath(tmpl, rb_dir) == NULL) {
-		int err = errno;
-		rmdir(tmpl);
-		rb_die("%s: %s", tmpl, strerror(err));
-	}
+	bu_make_dir(rb_dir, sizeof rb_dir, parent, "bench-replay.XXXXXX");
 	snprintf(rb_node, sizeof rb_node, "%s/node", rb_dir);
 	rb_have_dir = 1;
-	atexit(rb_cleanup);
-	signal(SIGINT, rb_on_signal);
-	signal(SIGTERM, rb_on_signal);
-	signal(SIGHUP, rb_on_signal);
+	bu_catch_signals();
 }
 
 /* parley next to this program (build/rel/bench/replay -> build/rel/parley),
@@ -1364,7 +1217,7 @@ static void rb_find_parley(char *out, size_t cap, const char *given)
 			snprintf(out, cap, "bin/parley");
 	}
 	if (access(out, X_OK) != 0)
-		rb_die("%s: not an executable (build it: make build/rel/parley, or "
+		bu_die("%s: not an executable (build it: make build/rel/parley, or "
 		       "give --parley PATH)", out);
 }
 
@@ -1377,7 +1230,7 @@ static void rb_parley_init(const char *parley)
 
 	fflush(stdout);
 	if ((pid = fork()) < 0)
-		rb_die("fork: %s", strerror(errno));
+		bu_die("fork: %s", strerror(errno));
 	if (pid == 0) {
 		if ((null = open("/dev/null", O_WRONLY)) < 0 || dup2(null, 1) < 0)
 			_exit(126);
@@ -1388,10 +1241,10 @@ static void rb_parley_init(const char *parley)
 	rb_child_pid = pid;
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
-			rb_die("waitpid: %s", strerror(errno));
+			bu_die("waitpid: %s", strerror(errno));
 	rb_child_pid = 0;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		rb_die("%s init %s failed", parley, rb_node);
+		bu_die("%s init %s failed", parley, rb_node);
 }
 
 /* What the setup child said the replay must end with. */
@@ -1410,37 +1263,37 @@ static void rb_check_replay(const struct rb_kv *r, const struct rb_expect *x,
 
 	if ((uint64_t)rb_kv_num(r, "notifications") != n ||
 	    (uint64_t)rb_kv_num(r, "log_size") != n)
-		rb_die("ERROR: the replay read %.0f notifications of a log of %.0f, %llu logged",
+		bu_die("ERROR: the replay read %.0f notifications of a log of %.0f, %llu logged",
 		       rb_kv_num(r, "notifications"), rb_kv_num(r, "log_size"),
 		       (unsigned long long)n);
 	if ((uint64_t)rb_kv_num(r, "receipts") != receipts)
-		rb_die("ERROR: the replay read %.0f receipts, %llu logged",
+		bu_die("ERROR: the replay read %.0f receipts, %llu logged",
 		       rb_kv_num(r, "receipts"), (unsigned long long)receipts);
 	if (strcmp(rb_kv_str(r, "treaty"), rb_kv_str(&x->kv, "sha256")) != 0)
-		rb_die("ERROR: the replay used %s, not %s", rb_kv_str(r, "treaty"),
+		bu_die("ERROR: the replay used %s, not %s", rb_kv_str(r, "treaty"),
 		       rb_kv_str(&x->kv, "sha256"));
 	if ((uint64_t)rb_kv_num(r, "treaty_notifications") != n ||
 	    (uint64_t)rb_kv_num(r, "applied") != n)
-		rb_die("ERROR: %.0f of %llu notifications applied",
+		bu_die("ERROR: %.0f of %llu notifications applied",
 		       rb_kv_num(r, "applied"), (unsigned long long)n);
 	if (rb_kv_num(r, "top_flags") != 0 || rb_kv_num(r, "baseline_flags") != 1 ||
 	    rb_kv_num(r, "other_flags") != 0) {
 		int i;
 		for (i = 0; i < r->n && strcmp(r->key[i], "first_flag") != 0; i++)
 			;
-		rb_die("ERROR: flags: %.0f top-level, %.0f baseline, %.0f others (want 0, 1, 0)%s%s",
+		bu_die("ERROR: flags: %.0f top-level, %.0f baseline, %.0f others (want 0, 1, 0)%s%s",
 		       rb_kv_num(r, "top_flags"), rb_kv_num(r, "baseline_flags"),
 		       rb_kv_num(r, "other_flags"), i < r->n ? "; first: " : "",
 		       i < r->n ? r->val[i] : "");
 	}
 	for (size_t k = 0; k < sizeof keys / sizeof *keys; k++)
 		if (strcmp(rb_kv_str(r, keys[k]), rb_kv_str(&x->kv, keys[k])) != 0)
-			rb_die("ERROR: replay %s %s, the model's %s", keys[k],
+			bu_die("ERROR: replay %s %s, the model's %s", keys[k],
 			       rb_kv_str(r, keys[k]), rb_kv_str(&x->kv, keys[k]));
 	for (int i = 0; i < x->kv.n; i++)
 		if (strncmp(x->kv.key[i], "total_", 6) == 0 &&
 		    strcmp(rb_kv_str(r, x->kv.key[i]), x->kv.val[i]) != 0)
-			rb_die("ERROR: replay %s %s, the model's %s", x->kv.key[i],
+			bu_die("ERROR: replay %s %s, the model's %s", x->kv.key[i],
 			       rb_kv_str(r, x->kv.key[i]), x->kv.val[i]);
 }
 
@@ -1459,7 +1312,7 @@ static struct rb_round rb_measure(const char *mode, const struct rb_expect *x,
 	if (strcmp(mode, "replay") == 0)
 		rb_check_replay(kv, x, receipts);
 	else if ((uint64_t)n != x->entries)
-		rb_die("ERROR: the limit read %.0f entries, %llu logged", n,
+		bu_die("ERROR: the limit read %.0f entries, %llu logged", n,
 		       (unsigned long long)x->entries);
 	r.rate = n / rb_kv_num(kv, "secs");
 	r.cpu_rate = n / rb_kv_num(kv, "cpu");
@@ -1487,7 +1340,7 @@ static struct rb_phase rb_rounds(const char *title, const struct rb_opts *o,
 	int i;
 
 	if (kv == NULL)
-		rb_die("out of memory");
+		bu_die("out of memory");
 	ph.maxrss_kb = 0;
 	printf("\n== %s: %d rounds (limit, replay), medians ==\n", title, o->rounds);
 	printf("%5s %12s %12s %7s %14s %14s\n", "round", "limit /s", "replay /s", "ratio",
@@ -1503,16 +1356,16 @@ static struct rb_phase rb_rounds(const char *title, const struct rb_opts *o,
 		printf("%5d %12.0f %12.0f %7.3f %7.0f (anon %3.0f) %6.0f (anon %3.0f)\n", i + 1,
 		       l.rate, r.rate, r.rate / l.rate, r.hwm_mb, r.anon_mb, l.hwm_mb, l.anon_mb);
 	}
-	ph.limit = rb_median(lr, o->rounds);
-	ph.limit_cpu = rb_median(lc, o->rounds);
-	ph.rate = rb_median(rr, o->rounds);
-	ph.cpu_rate = rb_median(rc, o->rounds);
+	ph.limit = bu_median(lr, o->rounds);
+	ph.limit_cpu = bu_median(lc, o->rounds);
+	ph.rate = bu_median(rr, o->rounds);
+	ph.cpu_rate = bu_median(rc, o->rounds);
 	ph.ratio = ph.rate / ph.limit;
-	ph.hwm_mb = rb_median(rh, o->rounds);
-	ph.anon_mb = rb_median(ra, o->rounds);
-	ph.file_mb = rb_median(rf, o->rounds);
-	ph.limit_hwm_mb = rb_median(lh, o->rounds);
-	ph.limit_anon_mb = rb_median(la, o->rounds);
+	ph.hwm_mb = bu_median(rh, o->rounds);
+	ph.anon_mb = bu_median(ra, o->rounds);
+	ph.file_mb = bu_median(rf, o->rounds);
+	ph.limit_hwm_mb = bu_median(lh, o->rounds);
+	ph.limit_anon_mb = bu_median(la, o->rounds);
 	printf("median: limit %.0f/s (%.0f per CPU-s), replay %.0f/s (%.0f per CPU-s), "
 	       "ratio %.3f\n", ph.limit, ph.limit_cpu, ph.rate, ph.cpu_rate, ph.ratio);
 	printf("every replay applied all %llu notifications, flagged only the baseline and "
@@ -1541,13 +1394,13 @@ static void rb_pieces(const struct rb_expect *x)
 	double n, r_us, read, json, plain, t, pa, ap, va, fr;
 
 	if (kv == NULL)
-		rb_die("out of memory");
+		bu_die("out of memory");
 	rb_child("pieces", NULL, kv);
 	n = rb_kv_num(kv, "entries");
 	if ((uint64_t)n != x->entries || (uint64_t)rb_kv_num(kv, "applied") != x->entries ||
 	    strcmp(rb_kv_str(kv, "digest"), rb_kv_str(&x->kv, "digest")) != 0 ||
 	    rb_kv_num(kv, "flags") != 1)
-		rb_die("ERROR: the instrumented pass applied %.0f of %.0f with %.0f flags, "
+		bu_die("ERROR: the instrumented pass applied %.0f of %.0f with %.0f flags, "
 		       "digest %s", rb_kv_num(kv, "applied"), n, rb_kv_num(kv, "flags"),
 		       rb_kv_str(kv, "digest"));
 	r_us = rb_kv_num(kv, "c_replay") * 1e6 / n;
@@ -1618,7 +1471,7 @@ int main(int argc, char **argv)
 	struct rb_phase p1, p2 = { 0 };
 	char cpu[256], parley[PATH_MAX + 16];
 	uint64_t receipts = 0;
-	double t0 = rb_now(), ts;
+	double t0 = bu_now(), ts;
 	struct rb_kv *kv;
 	ssize_t sl;
 	int i;
@@ -1629,8 +1482,10 @@ int main(int argc, char **argv)
 		snprintf(rb_self, sizeof rb_self, "%s", argv[0]);
 	if (argc >= 2 && strcmp(argv[1], "--child") == 0)
 		return rb_child_main(argc, argv);
+	bu_set_name("bench replay");
+	bu_set_cleanup(rb_cleanup);
 	if ((x = calloc(1, sizeof *x)) == NULL || (kv = malloc(sizeof *kv)) == NULL)
-		rb_die("out of memory");
+		bu_die("out of memory");
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--quick") == 0) {
 			o.quick = 1;
@@ -1640,11 +1495,11 @@ int main(int argc, char **argv)
 			o.entries = strtoull(argv[++i], &end, 10);
 			if (errno != 0 || *end != '\0' || o.entries < 100 ||
 			    o.entries > STORE_MAX_LOG_SIZE)
-				rb_die("--entries: want 100..2^40, got \"%s\"", argv[i]);
+				bu_die("--entries: want 100..2^40, got \"%s\"", argv[i]);
 		} else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
 			o.rounds = atoi(argv[++i]);
 			if (o.rounds < 1 || o.rounds > RB_MAX_ROUNDS)
-				rb_die("--rounds: want 1..%d", RB_MAX_ROUNDS);
+				bu_die("--rounds: want 1..%d", RB_MAX_ROUNDS);
 		} else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
 			o.parent = argv[++i];
 		} else if (strcmp(argv[i], "--parley") == 0 && i + 1 < argc) {
@@ -1662,7 +1517,7 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	rb_find_parley(parley, sizeof parley, o.parley);
 	rb_make_dir(o.parent);
-	rb_cpu_model(cpu, sizeof cpu);
+	bu_cpu_model(cpu, sizeof cpu);
 	printf("parley replay benchmark (%s run)\n", o.quick ? "quick" : "full");
 	printf("machine:  %ld CPUs (nproc), %s, %ld MiB\n", sysconf(_SC_NPROCESSORS_ONLN),
 	       cpu, rb_mem_total_mb());
@@ -1700,9 +1555,9 @@ int main(int argc, char **argv)
 			printf("database: %.1f MB (node.db)\n", (double)st.st_size / 1e6);
 	}
 	/* warm-up: the database into the page cache */
-	ts = rb_now();
+	ts = bu_now();
 	rb_child("limit", NULL, kv);
-	printf("warm-up:  read and parsed once in %.2f s (not counted)\n", rb_now() - ts);
+	printf("warm-up:  read and parsed once in %.2f s (not counted)\n", bu_now() - ts);
 
 	p1 = rb_rounds("replay against read + parse", &o, x, 0);
 	rb_pieces(x);
@@ -1716,20 +1571,20 @@ int main(int argc, char **argv)
 	}
 
 	printf("\n== results ==\n");
-	rb_result("replay_notifications", (double)x->entries);
-	rb_result("replay_per_s", p1.rate);
-	rb_result("replay_per_cpu_s", p1.cpu_rate);
-	rb_result("read_parse_per_s", p1.limit);
-	rb_result("read_parse_per_cpu_s", p1.limit_cpu);
-	rb_result("replay_ratio_to_limit", p1.ratio);
-	rb_result("replay_cpu_ratio_to_limit", p1.cpu_rate / p1.limit_cpu);
-	rb_result("replay_peak_rss_mb", p1.hwm_mb);
-	rb_result("replay_peak_anon_mb", p1.anon_mb);
-	rb_result("read_parse_peak_rss_mb", p1.limit_hwm_mb);
+	bu_result("replay_notifications", (double)x->entries);
+	bu_result("replay_per_s", p1.rate);
+	bu_result("replay_per_cpu_s", p1.cpu_rate);
+	bu_result("read_parse_per_s", p1.limit);
+	bu_result("read_parse_per_cpu_s", p1.limit_cpu);
+	bu_result("replay_ratio_to_limit", p1.ratio);
+	bu_result("replay_cpu_ratio_to_limit", p1.cpu_rate / p1.limit_cpu);
+	bu_result("replay_peak_rss_mb", p1.hwm_mb);
+	bu_result("replay_peak_anon_mb", p1.anon_mb);
+	bu_result("read_parse_peak_rss_mb", p1.limit_hwm_mb);
 	if (o.receipts) {
-		rb_result("replay_receipts_per_s", p2.rate);
-		rb_result("replay_receipts_ratio_to_limit", p2.ratio);
-		rb_result("replay_receipts_peak_rss_mb", p2.hwm_mb);
+		bu_result("replay_receipts_per_s", p2.rate);
+		bu_result("replay_receipts_ratio_to_limit", p2.ratio);
+		bu_result("replay_receipts_peak_rss_mb", p2.hwm_mb);
 	}
 	printf("(peak RSS: VmHWM of the replaying process, %.0f MB of it the database's "
 	       "memory map at most (sampled), %.0f MB anonymous; wait4 ru_maxrss %.0f MB)\n",
@@ -1739,7 +1594,7 @@ int main(int argc, char **argv)
 	printf("TARGET replay >= %.1f x read+parse limit (per CPU second): %.3f %s\n",
 	       RB_TARGET_RATIO, p1.cpu_rate / p1.limit_cpu,
 	       p1.cpu_rate / p1.limit_cpu >= RB_TARGET_RATIO ? "PASS" : "MISS");
-	printf("\ntotal %.1f s\n", rb_now() - t0);
+	printf("\ntotal %.1f s\n", bu_now() - t0);
 	free(kv);
 	free(x);
 	rb_cleanup();

@@ -1022,7 +1022,7 @@ static void api_logs(struct node *n, struct evhttp_request *req, const char *pat
 	struct npeer *p = NULL;
 	struct store_log *l = NULL;
 	int inbound = 0, level;
-	uint64_t idx;
+	uint64_t idx, dsize;
 	unsigned width;
 	size_t i, ol;
 	struct evbuffer *b;
@@ -1046,6 +1046,8 @@ static void api_logs(struct node *n, struct evhttp_request *req, const char *pat
 		api_error(req, 404, "no such log");
 		return;
 	}
+	/* Only what is durable is served (wsync.h). */
+	dsize = inbound ? p->d_size : p->dout_size;
 	b = evbuffer_new();
 	if (strcmp(rest, "checkpoint") == 0) {
 		sqlite3_stmt *st;
@@ -1058,8 +1060,8 @@ static void api_logs(struct node *n, struct evhttp_request *req, const char *pat
 				note = strdup((const char *)sqlite3_column_text(st, 0));
 			sqlite3_finalize(st);
 		}
-		if (note == NULL && !inbound &&
-		    node_sign_checkpoint(p, store_log_size(l), &note, &e) != 0)
+		if (note == NULL && !inbound && p->dout_size > 0 &&
+		    node_sign_checkpoint(p, p->dout_size, &note, &e) != 0)
 			note = NULL;
 		if (note == NULL) {
 			evbuffer_free(b);
@@ -1088,7 +1090,7 @@ static void api_logs(struct node *n, struct evhttp_request *req, const char *pat
 			return;
 		}
 		uint64_t lo = idx * TILE_WIDTH, hi = lo + width;
-		if (hi > store_log_size(l)) {
+		if (hi > dsize) {
 			evbuffer_free(b);
 			api_error(req, 404, "no such tile");
 			return;
@@ -1107,7 +1109,11 @@ static void api_logs(struct node *n, struct evhttp_request *req, const char *pat
 	} else {
 		merkle_hash hs[TILE_WIDTH];
 		unsigned w;
-		if (store_tile(l, (unsigned)level, idx, hs, &w, &e) != 0 || w < width) {
+		uint64_t need = idx * TILE_WIDTH + width; /* hashes at this level */
+		for (int k = 0; k < level && need <= dsize; k++)
+			need *= TILE_WIDTH;
+		if (need > dsize ||
+		    store_tile(l, (unsigned)level, idx, hs, &w, &e) != 0 || w < width) {
 			evbuffer_free(b);
 			api_error(req, 404, "no such tile");
 			return;

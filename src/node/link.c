@@ -167,8 +167,8 @@ void link_down(struct link *l, const char *why)
 				*pp = l->next;
 				break;
 			}
-		if (l->in_flush_list) {
-			l->peer = NULL; /* freed by link_resume after the flush */
+		if (l->in_flush_list || l->holds) {
+			l->peer = NULL; /* freed by link_release after the flush */
 			return;
 		}
 		free(l);
@@ -329,6 +329,38 @@ static json_t *link_proof_json(const merkle_hash *h, size_t n)
 	return a;
 }
 
+/* The sizes the receiver may have verified last when an urgent entry sent
+ * on another path than the runs reaches it: what it acknowledged, and the
+ * end of each run in flight (runs are verified in order).  One proof each
+ * goes with the frame ("more"), so that it can be checked on arrival
+ * rather than after the runs. */
+static json_t *link_more_proofs(struct npeer *p, uint64_t size, struct perr *e)
+{
+	uint64_t froms[LINK_OOO_FROMS];
+	size_t nf = 0, i, k;
+	json_t *more = json_array();
+
+	for (i = p->nfly + 1; i-- > 0 && nf < LINK_OOO_FROMS;) {
+		uint64_t f = i == p->nfly ? p->r_verified : p->fly[i].end;
+		int seen = f == 0 || f >= size || f == p->sent_cp;
+		for (k = 0; k < nf && !seen; k++)
+			seen = froms[k] == f;
+		if (!seen)
+			froms[nf++] = f;
+	}
+	for (k = 0; k < nf && more; k++) {
+		merkle_hash cons[MERKLE_MAX_PROOF];
+		size_t nc = 0;
+		if (store_prove_consistency(p->out, froms[k], size, cons, &nc, e) != 0) {
+			json_decref(more);
+			return NULL;
+		}
+		json_array_append_new(more, json_pack("{s:I, s:o}", "from", (json_int_t)froms[k],
+						      "consistency", link_proof_json(cons, nc)));
+	}
+	return more;
+}
+
 static int link_send_ooo(struct npeer *p, struct link *l, uint64_t idx,
 			 uint64_t size)
 {
@@ -337,15 +369,18 @@ static int link_send_ooo(struct npeer *p, struct link *l, uint64_t idx,
 	size_t ni = 0, nc = 0;
 	uint8_t *d;
 	size_t len;
-	char *cp, *b;
+	char *cp = NULL, *b;
+	json_t *more = NULL;
 
 	if (store_entry(p->out, idx, &d, &len, &e) != 0)
 		return -1;
 	if (node_sign_checkpoint(p, size, &cp, &e) != 0 ||
 	    store_prove_inclusion(p->out, idx, size, incl, &ni, &e) != 0 ||
 	    (p->sent_cp > 0 && p->sent_cp < size &&
-	     store_prove_consistency(p->out, p->sent_cp, size, cons, &nc, &e) != 0)) {
+	     store_prove_consistency(p->out, p->sent_cp, size, cons, &nc, &e) != 0) ||
+	    (l != p->active && (more = link_more_proofs(p, size, &e)) == NULL)) {
 		free(d);
+		free(cp);
 		node_log(p->n, "cannot send %s/%llu out of order: %s", p->out_origin,
 			 (unsigned long long)idx, e.msg);
 		return -1;
@@ -359,10 +394,11 @@ static int link_send_ooo(struct npeer *p, struct link *l, uint64_t idx,
 	b64_encode(b, d, len);
 	free(d);
 	link_send(l, FRAME_OOO,
-		  json_pack("{s:s, s:I, s:s, s:s, s:o, s:I, s:o}", "origin", p->out_origin,
+		  json_pack("{s:s, s:I, s:s, s:s, s:o, s:I, s:o, s:o*}", "origin", p->out_origin,
 			    "index", (json_int_t)idx, "entry", b, "checkpoint", cp,
 			    "inclusion", link_proof_json(incl, ni), "from",
-			    (json_int_t)p->sent_cp, "consistency", link_proof_json(cons, nc)));
+			    (json_int_t)p->sent_cp, "consistency", link_proof_json(cons, nc),
+			    "more", more));
 	free(b);
 	free(cp);
 	idxset_add(&p->ooo_sent, idx);
@@ -382,7 +418,7 @@ static int64_t link_next_urgent(struct npeer *p)
 	for (pr = 0; pr < 3; pr++) {
 		struct idxset *u = &p->urgent[pr];
 		idxset_del_below(u, p->r_size);
-		for (i = 0; i < u->n; i++) {
+		for (i = 0; i < u->n && u->v[i] < p->dout_size; i++) {
 			uint64_t idx = u->v[i];
 			if (idxset_has(&p->r_also, idx) || idx < p->next_inorder ||
 			    idxset_has(&p->ooo_sent, idx))
@@ -393,10 +429,26 @@ static int64_t link_next_urgent(struct npeer *p)
 	return -1;
 }
 
+/* The path for urgent entries: another ready path than the active one if
+ * there is one (nothing of the window is queued on it, so the receiver
+ * reads the entry at once), else the active one. */
+static struct link *link_urgent_path(struct npeer *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->npaths; i++) {
+		struct link *l = p->paths[i];
+		if (l != p->active && l->state == LINK_READY && l->bev && !l->closing &&
+		    l->up_since_ms > 0)
+			return l;
+	}
+	return p->active;
+}
+
 void link_deliver(struct npeer *p)
 {
 	struct link *l = p->active;
-	uint64_t size = store_log_size(p->out);
+	uint64_t size = p->dout_size; /* only what is durable leaves */
 
 	if (l == NULL || l->state != LINK_READY || l->bev == NULL)
 		return;
@@ -406,7 +458,7 @@ void link_deliver(struct npeer *p)
 		int64_t u = link_next_urgent(p);
 		if (u < 0 || (uint64_t)u == p->next_inorder ||
 		    p->noofly == sizeof p->oofly / sizeof p->oofly[0] ||
-		    link_send_ooo(p, l, (uint64_t)u, size) != 0)
+		    link_send_ooo(p, link_urgent_path(p), (uint64_t)u, size) != 0)
 			break;
 	}
 	while (p->inflight < LINK_WINDOW) {
@@ -425,7 +477,7 @@ int link_rx_ack(struct link *l, json_t *body, struct perr *e)
 	json_t *also = json_object_get(body, "also"), *v;
 	json_t *js = json_object_get(body, "size"), *jv = json_object_get(body, "verified");
 	const char *origin = json_string_value(json_object_get(body, "origin"));
-	uint64_t size, verified, out = store_log_size(p->out), prev = 0;
+	uint64_t size, verified, out = p->dout_size, prev = 0;
 	size_t i, k;
 
 	if (origin == NULL || !json_is_integer(js) || !json_is_integer(jv) ||
@@ -818,14 +870,22 @@ static void link_read(struct bufferevent *bev, void *arg)
 	}
 }
 
-void link_resume(struct link *l)
+int link_release(struct link *l)
 {
-	if (l->peer == NULL && !l->outgoing) {
+	if (l->peer != NULL || l->outgoing)
+		return 0;
+	if (l->holds == 0 && !l->in_flush_list) {
 		if (l->bev)
 			bufferevent_free(l->bev);
-		free(l); /* closed while waiting for the flush */
-		return;
+		free(l); /* closed while a flush or a batch named it */
 	}
+	return 1;
+}
+
+void link_resume(struct link *l)
+{
+	if (link_release(l))
+		return;
 	if (l->paused && l->bev && !l->closing) {
 		l->paused = 0;
 		bufferevent_enable(l->bev, EV_READ);

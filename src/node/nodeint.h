@@ -9,10 +9,11 @@
  *   api.c    the HTTP server: operator JSON API and the C2SP log views
  *
  * One libevent loop owns all of it (DESIGN, "The pieces"): no locks.  Every
- * durable change goes through node_flush, which runs at a lower event
- * priority than the sockets, so everything that arrived in one turn of the
- * loop is committed in one SQLite transaction (group commit), and nothing
- * is acknowledged — to an operator, to a peer — before that commit.
+ * durable change goes through node_flush: what arrived since the last one
+ * is committed in one SQLite transaction (group commit).  The WAL is synced
+ * on a thread of its own (wsync.h), and what a commit lets the node say —
+ * to an operator, to a peer — waits in a batch until that sync reports it
+ * durable (node_durable), while the loop goes on with the next flush.
  */
 #ifndef PARLEY_NODEINT_H
 #define PARLEY_NODEINT_H
@@ -45,6 +46,8 @@
 #define LINK_RUN_BYTES (32 * 1024)    /* entry bytes in one ENTRIES frame */
 #define LINK_RUN_MAX 4096             /* entries in one ENTRIES frame (the
                                        * receiver's limit) */
+#define LINK_OOO_FROMS 8               /* consistency proofs in one OOO frame
+                                       * beyond the first ("more") */
 #define LINK_PING_MS 1000
 /* A ROUTINE or PRIORITY receipt waits up to this long to cover more
  * entries (FLASH and IMMEDIATE ones are logged at once); cosignatures are
@@ -84,6 +87,8 @@ struct link {
 	int closing;             /* refused: closes once the ERROR is written */
 	char close_why[PERR_MAX + 64];
 	int in_flush_list;
+	int holds;               /* batches that will acknowledge on it once
+	                          * durable: a closed path is freed after */
 	struct link *next;       /* incoming list / flush list */
 	struct link *flush_next;
 };
@@ -192,6 +197,8 @@ struct npeer {
 	uint64_t cosigned;        /* largest size the peer cosigned */
 	char *cosig_note;         /* that checkpoint + cosignature, to store */
 	uint64_t rcpt_lo;         /* outbox rows below: receipted */
+	uint64_t dout_size;       /* our log's durable size: what may be
+	                           * sent, signed and served */
 
 	/* Receiving the peer's log (incoming paths). */
 	uint64_t m_size;          /* mirror size incl. runs awaiting flush */
@@ -231,6 +238,31 @@ struct npeer {
 	json_t *tr_flags, *tr_ids;
 };
 
+/* What one commit lets the node say, held until the WAL sync reports it
+ * durable (wsync.h): the state of each peer's logs as committed, the
+ * requests to answer, the paths to acknowledge on. */
+struct dpeer {
+	uint64_t out_size;        /* our log to the peer */
+	uint64_t in_size;         /* the mirror of the peer's log */
+	struct idxset held;       /* its entries held out of order */
+	uint64_t v_size;          /* the latest checkpoint verified */
+	char *v_note;
+	int rc;                   /* receipt-needing entries were stored */
+	enum env_prec rc_prec;
+	char *cs_send;            /* our cosignature, to send */
+	uint64_t cs_send_size;
+};
+
+struct batch {
+	uint64_t gen;             /* the commit's number (wsync_request) */
+	int ok, had_api, had_rx;
+	struct api_req *reqs;
+	struct link **links;
+	size_t nlinks;
+	struct dpeer *dp;         /* one per peer, if ok */
+	struct batch *next;
+};
+
 struct node {
 	char dir[4096];
 	struct node_conf conf;
@@ -238,6 +270,12 @@ struct node {
 	struct store *st;
 	struct sqlite3 *db;
 	struct ckpt *ckpt;        /* the WAL checkpoint thread */
+	struct wsync *wsync;      /* the WAL sync thread */
+	int wsync_pipe[2];        /* it says "synced" here */
+	struct event *wsync_ev;
+	uint64_t gen;             /* commits made */
+	uint64_t gen_done;        /* commits known durable */
+	struct batch *batches, **batches_tail; /* committed, not yet durable */
 	struct note_signer logkey, cosignkey;
 	char api_token[128], auditor_token[128];
 	SSL_CTX *srv_ctx, *cli_ctx;
@@ -317,7 +355,8 @@ void node_crashpoint(struct node *n, int point);
 enum {
 	CRASH_NONE,
 	CRASH_SEQ_BEFORE_COMMIT,   /* sequenced, transaction not committed */
-	CRASH_COMMIT_BEFORE_SEND,  /* committed, nothing sent yet */
+	CRASH_COMMIT_BEFORE_SYNC,  /* committed, the WAL not yet synced */
+	CRASH_COMMIT_BEFORE_SEND,  /* durable, nothing sent yet */
 	CRASH_STORED_BEFORE_ACK,   /* receiver: mirror durable, no ACK yet */
 	CRASH_ACK_BEFORE_RECEIPT,  /* receiver: ACK sent, receipt not logged */
 };
@@ -335,6 +374,9 @@ void link_stop(struct node *n);
 void link_send(struct link *l, int type, json_t *body);
 void link_deliver(struct npeer *p);
 void link_resume(struct link *l);
+/* A closed incoming path no flush or batch names any more is freed: 1 if
+ * l is closed (freed or not), 0 if it is open. */
+int link_release(struct link *l);
 /* Closes a path (an outgoing one is dialed again later). */
 void link_down(struct link *l, const char *why);
 void link_tick(struct node *n);

@@ -8,10 +8,12 @@
  * off on its connection and runs this checkpointer: one thread with its
  * own connection to the same file, which every interval runs a PASSIVE
  * checkpoint (it never blocks the writer; the writer never waits for it).
- * Durability is unchanged: commits are synced in the WAL as before, and
- * SQLite syncs the database file within each checkpoint.
+ * Durability is unchanged: SQLite syncs the WAL before it copies it and
+ * the database file within each checkpoint.
  *
- * This is the only other thread of a node (DESIGN, "The pieces").
+ * With the WAL sync (wsync.h), one of the node's two helper threads; both
+ * serve durable writes (DESIGN, "The pieces") and neither touches the
+ * node's state.
  */
 #ifndef PARLEY_CKPT_H
 #define PARLEY_CKPT_H

@@ -67,9 +67,10 @@ N=2
 exactly_once $N "basic"
 
 # --- crash points ---------------------------------------------------------
-# Sender: the reply to `send` is lost (crash before or after commit); the
+# Sender: the reply to `send` is lost (crash before the commit, after it
+# before the WAL sync, after the sync before anything is sent); the
 # operator retries with the same --id: one message.
-for point in seq-before-commit commit-before-send; do
+for point in seq-before-commit commit-before-sync commit-before-send; do
 	node_kill a
 	CRASH=$point node_start a
 	echo "crash $point" | "$PARLEY" send "$T/a" --to $B_NAME --id "crash-$point" \
@@ -82,9 +83,9 @@ for point in seq-before-commit commit-before-send; do
 	N=$((N + 1))
 	exactly_once $N "sender killed at $point, send retried with --id"
 done
-# Receiver: killed after storing before its ACK, and after the ACK before
-# its receipt entry.
-for point in stored-before-ack ack-before-receipt; do
+# Receiver: killed after storing before the WAL sync, after the sync before
+# its ACK, and after the ACK before its receipt entry.
+for point in commit-before-sync stored-before-ack ack-before-receipt; do
 	node_kill b
 	CRASH=$point node_start b
 	printf 'r1 %s\nr2 %s\nr3 %s\n' $point $point $point |

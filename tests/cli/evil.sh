@@ -293,6 +293,22 @@ status
 "$PARLEY" audit "$T/b" >"$T/audit.out" 2>&1 || fail "audit after bigindex: $(tail -n 3 "$T/audit.out")"
 ok "bigindex: the victim still serves and passes its audit"
 
+# --- more (after the scenarios that expect nothing new held): an
+# out-of-order entry as sent on a quiet path, its first proof
+# from a size b verified past and the right one in "more": held and ACKed;
+# a corrupt proof there, or a "more" that is not proofs: refused.
+snapshot
+evil more
+case "$(step more/proof-in-more)" in
+accepted*also=*) ok "more: the entry proven from b's size in \"more\" is held: $(step more/proof-in-more)" ;;
+*) fail "more: $(step more/proof-in-more)" ;;
+esac
+step more/proof-in-more | grep -q "also=\[[0-9, ]*[0-9]" || fail "more: the entry is not held: $(step more/proof-in-more)"
+refused more corrupt-proof-in-more more-not-proofs
+expect_alarms more split-view=1 rejected-frame=2
+"$PARLEY" audit "$T/b" >"$T/audit.out" 2>&1 || fail "audit after more: $(tail -n 3 "$T/audit.out")"
+ok "more: the victim holds the entry proven in \"more\" and passes its audit"
+
 # --- a flood: a pinned peer refused again and again cannot fill the
 # victim's disk with alarms (at most 60 a minute per kind and peer are
 # stored, and one alarm-flood alarm says so).

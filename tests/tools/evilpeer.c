@@ -1314,6 +1314,55 @@ static void sc_stalefrom(struct ep *ep)
 	ep_step_frame(ep, "proof-from-an-older-size", FRAME_OOO, b);
 }
 
+/* "more": an OOO frame as sent on a path other than the runs' (protocol.md,
+ * "What the sender does"): its first proof starts at a size the victim has
+ * verified past, and "more" carries proofs from other sizes.
+ *   1. the proof from the victim's size is right: held and ACKed;
+ *   2. the proof from the victim's size is corrupt: rejected (the checkpoint
+ *      is not proven consistent with the one held);
+ *   3. "more" is not an array of proofs: rejected. */
+static json_t *ep_ooo_more(struct ep *ep, const struct ep_tree *t, uint64_t idx,
+			   uint64_t stale, uint64_t from, int corrupt, json_t *more)
+{
+	size_t len;
+	char *ent = ep_entry(ep, idx, 0, &len), *cp = ep_cp(ep, t);
+	char *s = ep_b64((const uint8_t *)ent, len);
+	json_t *cons = ep_consistency(t, from), *b;
+
+	if (corrupt && json_array_size(cons) > 0)
+		json_array_set_new(cons, 0, json_string(
+			"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="));
+	if (more == NULL)
+		more = json_pack("[{s:I, s:o}]", "from", (json_int_t)from, "consistency", cons);
+	else
+		json_decref(cons);
+	b = json_pack("{s:s, s:I, s:s, s:s, s:o, s:I, s:o, s:o}", "origin", ep->origin,
+		      "index", (json_int_t)idx, "entry", s, "checkpoint", cp, "inclusion",
+		      ep_inclusion(t, idx, 0), "from", (json_int_t)stale, "consistency",
+		      ep_consistency(t, stale), "more", more);
+	free(cp);
+	free(s);
+	free(ent);
+	return b;
+}
+
+static void sc_more(struct ep *ep)
+{
+	struct ep_tree t;
+	uint64_t idx = ep->v_size + 1, v = ep->v_verified;
+
+	ep_need_good(ep);
+	ep_tree_history(ep, &t, idx + 1, 0);
+	ep_step_frame(ep, "proof-in-more", FRAME_OOO,
+		      ep_ooo_more(ep, &t, idx, v - 1, v, 0, NULL));
+	/* The victim now holds the checkpoint of size idx + 1. */
+	ep_tree_history(ep, &t, idx + 3, 0);
+	ep_step_frame(ep, "corrupt-proof-in-more", FRAME_OOO,
+		      ep_ooo_more(ep, &t, idx + 2, v - 1, idx + 1, 1, NULL));
+	ep_step_frame(ep, "more-not-proofs", FRAME_OOO,
+		      ep_ooo_more(ep, &t, idx + 2, v - 1, idx + 1, 0, json_string("x")));
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(struct ep *);
@@ -1322,6 +1371,7 @@ static const struct {
 	{ "badproof", sc_badproof }, { "fork", sc_fork },         { "replay", sc_replay },
 	{ "oversize", sc_oversize }, { "garbage", sc_garbage },   { "wrongkey", sc_wrongkey },
 	{ "stall", sc_stall },       { "bigindex", sc_bigindex }, { "stalefrom", sc_stalefrom },
+	{ "more", sc_more },
 };
 
 int main(int argc, char **argv)

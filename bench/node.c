@@ -27,8 +27,12 @@
  *     client's view (POST sent -> receipt seen, polling every ms) is
  *     printed next to it.
  *  3. FLASH latency under load, same pair: a ROUTINE backlog sized from the
- *     rates of step 1 so that it outlasts its own submission and the FLASH
- *     phase 1.5 times, then one FLASH every 50 ms while it drains.  For each
+ *     submission rate of step 1 so that its submission outlasts the FLASH
+ *     phase twice over, submitted by a second client (a child process, its
+ *     own connection), and meanwhile, once 3 requests are in, one FLASH
+ *     every 50 ms: the link is saturated and the node busy with bulk
+ *     requests too (the node drains about as fast as it is fed, so a
+ *     backlog submitted first would be gone before the FLASH phase).  For each
  *     FLASH: how many ROUTINE messages were submitted before it and not yet
  *     receipted when it was submitted (the queue it had to jump), and how
  *     many of those it overtook.  A FLASH that found no queue does not
@@ -115,6 +119,7 @@
 #define E2E_NAME_B "bench-b"
 #define E2E_FLASH_GAP_SECS 0.02      /* idle: pause between FLASH messages */
 #define E2E_LOAD_INTERVAL_SECS 0.05  /* load: one FLASH every 50 ms */
+#define E2E_LOAD_LEAD 3              /* backlog requests in before the first */
 #define E2E_MAX_BACKLOG 400000
 
 /* Targets of the issue. */
@@ -1366,8 +1371,10 @@ static struct e2e_flash e2e_flash_load(struct e2e_pair *pr, int n, uint64_t back
 	struct e2e_row *rows, **fl, **bl;
 	struct e2e_flash res;
 	size_t nrows, i, nb = 0;
-	double t0, t_sub, t_b, fetch, next, slip = 0, qmed, pp50, pp99;
-	int k, empty = 0, complete, unrc = 0;
+	double t0, t_sub, t_lead, t_b, fetch, next, slip = 0, qmed, pp50, pp99;
+	int k, empty = 0, complete, unrc = 0, kp[2];
+	pid_t kid;
+	char go[2];
 	int tags[3] = { E2E_TIDLE, E2E_TBACK, E2E_TLOAD };
 	uint64_t counts[3];
 	int64_t now_ms;
@@ -1375,20 +1382,47 @@ static struct e2e_flash e2e_flash_load(struct e2e_pair *pr, int n, uint64_t back
 
 	if (lat == NULL || post == NULL || qs == NULL || fidx == NULL)
 		bu_die("out of memory");
-	printf("\n== FLASH latency under load: %llu ROUTINE messages of 256 B queued, then "
-	       "one FLASH of 256 B every %.0f ms, %d of them ==\n", (unsigned long long)backlog,
-	       E2E_LOAD_INTERVAL_SECS * 1e3, n);
+	printf("\n== FLASH latency under load: %llu ROUTINE messages of 256 B submitted "
+	       "(requests of %d, one at a time, by a second client), and meanwhile, once %d "
+	       "requests are in, one FLASH of 256 B every %.0f ms, %d of them ==\n",
+	       (unsigned long long)backlog, E2E_BATCH, E2E_LOAD_LEAD, E2E_LOAD_INTERVAL_SECS * 1e3,
+	       n);
 	c0 = e2e_cpu_now(pr);
 	t0 = bu_now();
-	for (first = 0; first < backlog; first += E2E_BATCH) {
-		uint64_t k1 = backlog - first < E2E_BATCH ? backlog - first : E2E_BATCH;
-		uint64_t lo;
-		hi = e2e_submit(&pr->a, &body, E2E_TBACK, "ROUTINE", text_r, first, k1, &lo);
-		if (first == 0)
-			bl_lo = lo;
+	/* The backlog goes in from a child process on its own connection
+	 * while this one sends the FLASH messages: the node drains about as
+	 * fast as it is fed, so a backlog submitted first would be gone
+	 * before the FLASH phase.  The FLASH messages thus meet the link
+	 * saturated and the node busy with submissions too. */
+	if (pipe(kp) != 0)
+		bu_die("pipe: %s", strerror(errno));
+	fflush(stdout);
+	kid = fork();
+	if (kid < 0)
+		bu_die("fork: %s", strerror(errno));
+	if (kid == 0) {
+		uint64_t out[2];
+		bu_set_cleanup(NULL); /* the parent's to do */
+		bu_set_explain(NULL);
+		close(kp[0]);
+		e2e_http_close(&pr->a.http);
+		for (first = 0; first < backlog; first += E2E_BATCH) {
+			uint64_t k1 = backlog - first < E2E_BATCH ? backlog - first : E2E_BATCH;
+			uint64_t lo;
+			hi = e2e_submit(&pr->a, &body, E2E_TBACK, "ROUTINE", text_r, first, k1, &lo);
+			if (first == 0)
+				bl_lo = lo;
+			if (first == (E2E_LOAD_LEAD - 1) * E2E_BATCH && write(kp[1], "go", 2) != 2)
+				_exit(1);
+		}
+		out[0] = hi;
+		out[1] = bl_lo;
+		_exit(write(kp[1], out, sizeof out) == (ssize_t)sizeof out ? 0 : 1);
 	}
-	t_sub = bu_now();
-	printf("backlog submitted (durable at A) in %.2f s\n", t_sub - t0);
+	close(kp[1]);
+	if (read(kp[0], go, 2) != 2)
+		bu_die("the backlog's client failed before its first %d requests", E2E_LOAD_LEAD);
+	t_lead = bu_now();
 	next = bu_now();
 	for (k = 0; k < n; k++) {
 		double s;
@@ -1404,7 +1438,23 @@ static struct e2e_flash e2e_flash_load(struct e2e_pair *pr, int n, uint64_t back
 			next = bu_now(); /* fell behind: no burst to catch up */
 	}
 	printf("FLASH phase took %.2f s (largest slip behind the schedule %.1f ms)\n",
-	       bu_now() - t_sub, slip * 1e3);
+	       bu_now() - t_lead, slip * 1e3);
+	{
+		uint64_t in[2];
+		int st;
+		if (read(kp[0], in, sizeof in) != (ssize_t)sizeof in)
+			bu_die("the backlog's client failed");
+		while (waitpid(kid, &st, 0) < 0)
+			;
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			bu_die("the backlog's client failed (status %d)", st);
+		close(kp[0]);
+		t_sub = bu_now();
+		hi = in[0];
+		bl_lo = in[1];
+	}
+	printf("backlog submitted (durable at A) in %.2f s; the FLASH phase ended %.2f s "
+	       "before it\n", t_sub - t0, t_sub - t_lead - (double)n * E2E_LOAD_INTERVAL_SECS);
 	/* Idle FLASH rows are on this pair too; the idle run checked them. */
 	counts[0] = 0;
 	counts[1] = backlog;
@@ -1641,7 +1691,7 @@ int main(int argc, char **argv)
 	struct e2e_flash fi, fload;
 	struct e2e_peer_results pres;
 	struct e2e_pair pr;
-	double t0 = bu_now(), drain, submit, phase;
+	double t0 = bu_now(), submit, phase;
 	uint64_t backlog;
 	char cpu[256], fs[PATH_MAX + 512];
 	int i;
@@ -1696,13 +1746,12 @@ int main(int argc, char **argv)
 
 	e2e_pair_start(&pr, "flash", &o);
 	fi = e2e_flash_idle(&pr, o.flash_idle);
-	/* The backlog must outlast its own submission and the FLASH phase at
-	 * the drain rate measured above (1.5x margin); while it is submitted
-	 * it already drains, at the rate the submissions leave over. */
-	drain = t256.rate;
+	/* The FLASH phase runs while the backlog is submitted: its submission
+	 * must outlast the phase and the first requests, twice over, at the
+	 * submission rate measured above. */
 	submit = t256.submit_rate;
 	phase = o.flash_load * E2E_LOAD_INTERVAL_SECS + 1.0;
-	backlog = (uint64_t)(1.5 * drain * phase / (drain < 0.8 * submit ? 1 - drain / submit : 0.2));
+	backlog = (uint64_t)(2.0 * submit * phase) + E2E_LOAD_LEAD * E2E_BATCH;
 	if (backlog < o.min_backlog)
 		backlog = o.min_backlog;
 	if (backlog > o.max_backlog)

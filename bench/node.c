@@ -27,12 +27,11 @@
  *     client's view (POST sent -> receipt seen, polling every ms) is
  *     printed next to it.
  *  3. FLASH latency under load, same pair: a ROUTINE backlog sized from the
- *     submission rate of step 1 so that its submission outlasts the FLASH
- *     phase twice over, submitted by a second client (a child process, its
- *     own connection), and meanwhile, once 3 requests are in, one FLASH
- *     every 50 ms: the link is saturated and the node busy with bulk
- *     requests too (the node drains about as fast as it is fed, so a
- *     backlog submitted first would be gone before the FLASH phase).  For each
+ *     drain rate of step 1 so that it outlasts the FLASH phase twice over,
+ *     queued at A while B is stopped (the node drains about as fast as it
+ *     is fed, so a backlog submitted to a pair that is up would be mostly
+ *     gone before the FLASH phase); B is started again, and once it
+ *     receives, one FLASH every 50 ms while the backlog drains.  For each
  *     FLASH: how many ROUTINE messages were submitted before it and not yet
  *     receipted when it was submitted (the queue it had to jump), and how
  *     many of those it overtook.  A FLASH that found no queue does not
@@ -119,7 +118,6 @@
 #define E2E_NAME_B "bench-b"
 #define E2E_FLASH_GAP_SECS 0.02      /* idle: pause between FLASH messages */
 #define E2E_LOAD_INTERVAL_SECS 0.05  /* load: one FLASH every 50 ms */
-#define E2E_LOAD_LEAD 3              /* backlog requests in before the first */
 #define E2E_MAX_BACKLOG 400000
 
 /* Targets of the issue. */
@@ -596,6 +594,7 @@ struct e2e_pair {
 	char dir[E2E_PATH_MAX + 32];
 	struct e2e_node a, b;
 	char origin_ab[64];     /* A's log to B */
+	const char *parley;     /* the binary the nodes run */
 };
 
 static void e2e_node_init(struct e2e_pair *pr, struct e2e_node *n, const char *name,
@@ -698,6 +697,7 @@ static void e2e_pair_start(struct e2e_pair *pr, const char *tag, const struct e2
 	snprintf(pr->dir, sizeof pr->dir, "%s/%s", e2e_dir, tag);
 	if (mkdir(pr->dir, 0700) != 0)
 		bu_die("%s: %s", pr->dir, strerror(errno));
+	pr->parley = o->parley;
 	e2e_node_init(pr, &pr->a, E2E_NAME_A, o->parley);
 	e2e_node_init(pr, &pr->b, E2E_NAME_B, o->parley);
 	e2e_pin(pr, &pr->a, &pr->b, o->parley);
@@ -1358,6 +1358,47 @@ static struct e2e_flash e2e_flash_idle(struct e2e_pair *pr, int n)
 
 /* ---- 3. FLASH under load ----------------------------------------------- */
 
+/* Stops node n (SIGTERM) and forgets its connection. */
+static void e2e_node_down(struct e2e_node *n)
+{
+	double secs;
+	int st;
+
+	e2e_http_close(&n->http);
+	st = e2e_stop(n->pid, &secs);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		bu_die("node %s did not stop cleanly (status %d)", n->name, st);
+	n->pid = 0;
+}
+
+/* Starts node n of pair pr again and waits until its API answers, its own
+ * paths are up and it holds at least want entries more of A's log than
+ * when it answered (the peer's paths are redialed with backoff). */
+static void e2e_node_up(struct e2e_pair *pr, struct e2e_node *n, int64_t want)
+{
+	char *argv[] = { (char *)pr->parley, "serve", n->dir, NULL };
+	double t0 = bu_now();
+	int64_t base = -1, got = -1, blog;
+
+	n->pid = e2e_spawn(argv, NULL, -1, n->log, 1);
+	for (;;) {
+		if (bu_now() - t0 > E2E_START_SECS)
+			bu_die("node %s: not receiving %d s after its restart (holds %lld)",
+			       n->name, E2E_START_SECS, (long long)got);
+		if (n->http.fd < 0 && e2e_api_answers(n) != 0) {
+			bu_sleep(0.02);
+			continue;
+		}
+		e2e_b_progress(pr, &got, &blog);
+		if (base < 0)
+			base = got;
+		if (got - base >= want)
+			return;
+		bu_sleep(0.02);
+	}
+}
+
+
 static struct e2e_flash e2e_flash_load(struct e2e_pair *pr, int n, uint64_t backlog,
 				       double limit)
 {
@@ -1372,9 +1413,7 @@ static struct e2e_flash e2e_flash_load(struct e2e_pair *pr, int n, uint64_t back
 	struct e2e_flash res;
 	size_t nrows, i, nb = 0;
 	double t0, t_sub, t_lead, t_b, fetch, next, slip = 0, qmed, pp50, pp99;
-	int k, empty = 0, complete, unrc = 0, kp[2];
-	pid_t kid;
-	char go[2];
+	int k, empty = 0, complete, unrc = 0;
 	int tags[3] = { E2E_TIDLE, E2E_TBACK, E2E_TLOAD };
 	uint64_t counts[3];
 	int64_t now_ms;
@@ -1382,47 +1421,30 @@ static struct e2e_flash e2e_flash_load(struct e2e_pair *pr, int n, uint64_t back
 
 	if (lat == NULL || post == NULL || qs == NULL || fidx == NULL)
 		bu_die("out of memory");
-	printf("\n== FLASH latency under load: %llu ROUTINE messages of 256 B submitted "
-	       "(requests of %d, one at a time, by a second client), and meanwhile, once %d "
-	       "requests are in, one FLASH of 256 B every %.0f ms, %d of them ==\n",
-	       (unsigned long long)backlog, E2E_BATCH, E2E_LOAD_LEAD, E2E_LOAD_INTERVAL_SECS * 1e3,
-	       n);
+	printf("\n== FLASH latency under load: %llu ROUTINE messages of 256 B queued at A "
+	       "while B is offline; B restarted; once B receives, one FLASH of 256 B every %.0f "
+	       "ms, %d of them, while the backlog drains ==\n", (unsigned long long)backlog,
+	       E2E_LOAD_INTERVAL_SECS * 1e3, n);
+	/* The node drains about as fast as it is fed, so a backlog submitted
+	 * to a pair that is up is mostly gone by the time it is all in: it is
+	 * queued while the receiver is down instead (an outage, then the
+	 * catch-up), and the FLASH messages go while it drains at full speed. */
+	e2e_node_down(&pr->b);
 	c0 = e2e_cpu_now(pr);
 	t0 = bu_now();
-	/* The backlog goes in from a child process on its own connection
-	 * while this one sends the FLASH messages: the node drains about as
-	 * fast as it is fed, so a backlog submitted first would be gone
-	 * before the FLASH phase.  The FLASH messages thus meet the link
-	 * saturated and the node busy with submissions too. */
-	if (pipe(kp) != 0)
-		bu_die("pipe: %s", strerror(errno));
-	fflush(stdout);
-	kid = fork();
-	if (kid < 0)
-		bu_die("fork: %s", strerror(errno));
-	if (kid == 0) {
-		uint64_t out[2];
-		bu_set_cleanup(NULL); /* the parent's to do */
-		bu_set_explain(NULL);
-		close(kp[0]);
-		e2e_http_close(&pr->a.http);
-		for (first = 0; first < backlog; first += E2E_BATCH) {
-			uint64_t k1 = backlog - first < E2E_BATCH ? backlog - first : E2E_BATCH;
-			uint64_t lo;
-			hi = e2e_submit(&pr->a, &body, E2E_TBACK, "ROUTINE", text_r, first, k1, &lo);
-			if (first == 0)
-				bl_lo = lo;
-			if (first == (E2E_LOAD_LEAD - 1) * E2E_BATCH && write(kp[1], "go", 2) != 2)
-				_exit(1);
-		}
-		out[0] = hi;
-		out[1] = bl_lo;
-		_exit(write(kp[1], out, sizeof out) == (ssize_t)sizeof out ? 0 : 1);
+	for (first = 0; first < backlog; first += E2E_BATCH) {
+		uint64_t k1 = backlog - first < E2E_BATCH ? backlog - first : E2E_BATCH;
+		uint64_t lo;
+		hi = e2e_submit(&pr->a, &body, E2E_TBACK, "ROUTINE", text_r, first, k1, &lo);
+		if (first == 0)
+			bl_lo = lo;
 	}
-	close(kp[1]);
-	if (read(kp[0], go, 2) != 2)
-		bu_die("the backlog's client failed before its first %d requests", E2E_LOAD_LEAD);
+	t_sub = bu_now();
+	printf("backlog submitted (durable at A, B offline) in %.2f s\n", t_sub - t0);
+	e2e_node_up(pr, &pr->b, backlog / 100);
 	t_lead = bu_now();
+	printf("B back up and receiving after %.2f s\n", t_lead - t_sub);
+	c0 = e2e_cpu_now(pr);
 	next = bu_now();
 	for (k = 0; k < n; k++) {
 		double s;
@@ -1439,22 +1461,6 @@ static struct e2e_flash e2e_flash_load(struct e2e_pair *pr, int n, uint64_t back
 	}
 	printf("FLASH phase took %.2f s (largest slip behind the schedule %.1f ms)\n",
 	       bu_now() - t_lead, slip * 1e3);
-	{
-		uint64_t in[2];
-		int st;
-		if (read(kp[0], in, sizeof in) != (ssize_t)sizeof in)
-			bu_die("the backlog's client failed");
-		while (waitpid(kid, &st, 0) < 0)
-			;
-		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-			bu_die("the backlog's client failed (status %d)", st);
-		close(kp[0]);
-		t_sub = bu_now();
-		hi = in[0];
-		bl_lo = in[1];
-	}
-	printf("backlog submitted (durable at A) in %.2f s; the FLASH phase ended %.2f s "
-	       "before it\n", t_sub - t0, t_sub - t_lead - (double)n * E2E_LOAD_INTERVAL_SECS);
 	/* Idle FLASH rows are on this pair too; the idle run checked them. */
 	counts[0] = 0;
 	counts[1] = backlog;
@@ -1691,7 +1697,7 @@ int main(int argc, char **argv)
 	struct e2e_flash fi, fload;
 	struct e2e_peer_results pres;
 	struct e2e_pair pr;
-	double t0 = bu_now(), submit, phase;
+	double t0 = bu_now(), drain, phase;
 	uint64_t backlog;
 	char cpu[256], fs[PATH_MAX + 512];
 	int i;
@@ -1746,12 +1752,11 @@ int main(int argc, char **argv)
 
 	e2e_pair_start(&pr, "flash", &o);
 	fi = e2e_flash_idle(&pr, o.flash_idle);
-	/* The FLASH phase runs while the backlog is submitted: its submission
-	 * must outlast the phase and the first requests, twice over, at the
-	 * submission rate measured above. */
-	submit = t256.submit_rate;
+	/* The backlog must outlast the FLASH phase twice over at the drain
+	 * rate measured above. */
+	drain = t256.rate;
 	phase = o.flash_load * E2E_LOAD_INTERVAL_SECS + 1.0;
-	backlog = (uint64_t)(2.0 * submit * phase) + E2E_LOAD_LEAD * E2E_BATCH;
+	backlog = (uint64_t)(2.0 * drain * phase);
 	if (backlog < o.min_backlog)
 		backlog = o.min_backlog;
 	if (backlog > o.max_backlog)

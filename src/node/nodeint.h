@@ -59,6 +59,7 @@
 
 struct node;
 struct npeer;
+struct api_bulk;
 
 enum link_state {
 	LINK_CONNECTING, /* TCP + TLS handshake */
@@ -302,6 +303,7 @@ struct node {
 	int crashpoint;           /* PARLEY_CRASH: SIGKILL at a named point */
 	int64_t slow_ms;          /* commits slower than this are logged */
 	struct treaty_reg treaties;  /* definitions held (ntreaty.c) */
+	struct api_bulk *bulks;      /* bulk requests being read (api.c) */
 };
 
 /* ntreaty.c */

@@ -399,21 +399,24 @@ static int node_make_entry(struct node *n, struct npeer *p,
 	return env_encode(env, ent, len, e);
 }
 
-/* The receipt for what is durable of p's log (DESIGN: cumulative, written
- * after the entries are durable). */
-static int node_queue_receipt(struct node *n, struct npeer *p, struct perr *e)
+/* The receipt for p's log below `below` and the entries of held at or
+ * beyond it (DESIGN: cumulative; it never covers what is not durable). */
+static int node_queue_receipt(struct node *n, struct npeer *p, enum env_prec prec,
+			      uint64_t below, const struct idxset *held, struct perr *e)
 {
 	struct envelope env;
 	char *ent;
-	size_t len;
+	size_t len, k = 0;
 
+	while (k < held->n && held->v[k] < below)
+		k++;
 	memset(&env, 0, sizeof env);
 	env.type = ENV_RECEIPT;
-	env.prec = p->rc_prec;
+	env.prec = prec;
 	snprintf(env.of, sizeof env.of, "%.255s", p->in_origin);
-	env.below = p->d_size;
-	env.also = p->d_held.v;
-	env.nalso = p->d_held.n > ENV_MAX_ALSO ? ENV_MAX_ALSO : p->d_held.n;
+	env.below = below;
+	env.also = held->v + k;
+	env.nalso = held->n - k > ENV_MAX_ALSO ? ENV_MAX_ALSO : held->n - k;
 	snprintf(env.id, sizeof env.id, "receipt-%llu-%zu-%lld",
 		 (unsigned long long)env.below, env.nalso,
 		 (long long)node_now_ms());
@@ -1477,7 +1480,7 @@ static void node_flush(evutil_socket_t fd, short what, void *arg)
 		if (p->rc_due) {
 			p->rc_due = 0;
 			p->rc_last_ms = now;
-			if (node_queue_receipt(n, p, &e) != 0)
+			if (node_queue_receipt(n, p, p->rc_prec, p->d_size, &p->d_held, &e) != 0)
 				node_log(n, "receipt for %s: %s", p->in_origin, e.msg);
 		}
 	}
@@ -1511,6 +1514,19 @@ static void node_flush(evutil_socket_t fd, short what, void *arg)
 		rc = store_begin(n->st, &e);
 		if (rc == 0)
 			rc = node_flush_runs(n, now, urgent, &e);
+		/* A FLASH or IMMEDIATE entry's receipt goes in the commit that
+		 * stores it: it is durable exactly when the entries it covers
+		 * are, never before, and is sent after the sync like everything
+		 * else; the entry's sender waits for one sync of ours, not two. */
+		for (i = 0; rc == 0 && i < n->npeers; i++) {
+			struct npeer *p = n->peers[i];
+			if (p->rc_pending && p->rc_prec_pending <= ENV_IMMEDIATE) {
+				rc = node_queue_receipt(n, p, p->rc_prec_pending,
+							store_log_size(p->in), &p->held, &e);
+				p->rc_pending = 0;
+				p->rc_last_ms = now;
+			}
+		}
 		if (rc == 0)
 			rc = node_flush_subs(n, &e);
 		if (rc == 0)

@@ -258,6 +258,8 @@ struct api_bulk {
 	size_t *lens;
 	struct envelope *envs;
 	unsigned char *keyed;
+	char *buf;               /* a message's strings, unescaped */
+	size_t bufcap;
 	char rid[32];
 	struct event *ev;
 	struct api_bulk *next;   /* n's bulks being read */
@@ -278,24 +280,28 @@ static void api_bulk_free(struct api_bulk *b)
 	free(b->lens);
 	free(b->envs);
 	free(b->keyed);
+	free(b->buf);
 	json_decref(b->tree);
 	if (b->ev)
 		event_free(b->ev);
 	free(b);
 }
 
-/* Message i (the object m): checked and encoded into b; 0, or -1 with the
- * error reply sent. */
-static int api_bulk_msg(struct api_bulk *b, json_t *m, size_t i)
+/* A message's fields (NULL: absent or not a string). */
+struct api_msg {
+	const char *prec, *subj, *text, *id;
+	int is_object;
+};
+
+/* Message i: checked and encoded into b; 0, or -1 with the error reply
+ * sent. */
+static int api_bulk_msg(struct api_bulk *b, const struct api_msg *m, size_t i)
 {
 	struct envelope *env = &b->envs[i];
-	const char *prec = json_string_value(json_object_get(m, "precedence"));
-	const char *subj = json_string_value(json_object_get(m, "subject"));
-	const char *text = json_string_value(json_object_get(m, "text"));
-	const char *id = json_string_value(json_object_get(m, "id"));
+	const char *prec = m->prec, *subj = m->subj, *text = m->text, *id = m->id;
 	struct perr e;
 
-	if (!json_is_object(m) || text == NULL) {
+	if (!m->is_object || text == NULL) {
 		api_error(b->req, 400, "message %zu: needs a \"text\" string", i);
 		return -1;
 	}
@@ -328,6 +334,37 @@ static int api_bulk_msg(struct api_bulk *b, json_t *m, size_t i)
 		return -1;
 	}
 	env->subject = env->text = NULL; /* m's, freed with it */
+	return 0;
+}
+
+static int api_bulk_msg_json(struct api_bulk *b, json_t *m, size_t i)
+{
+	struct api_msg f = {
+		json_string_value(json_object_get(m, "precedence")),
+		json_string_value(json_object_get(m, "subject")),
+		json_string_value(json_object_get(m, "text")),
+		json_string_value(json_object_get(m, "id")),
+		json_is_object(m),
+	};
+
+	return api_bulk_msg(b, &f, i);
+}
+
+/* The common message, read without a tree (jsonfast.h); -1: read it with
+ * jfast_parse or jansson. */
+static int api_msg_fast(const char *s, const char *end, char *buf, size_t cap,
+			struct api_msg *m)
+{
+	static const char *const keys[4] = { "precedence", "subject", "text", "id" };
+	const char *v[4];
+
+	if (jfast_strings(s, (size_t)(end - s), keys, 4, buf, cap, v) != 0)
+		return -1;
+	m->prec = v[0];
+	m->subj = v[1];
+	m->text = v[2];
+	m->id = v[3];
+	m->is_object = 1;
 	return 0;
 }
 
@@ -488,7 +525,28 @@ static void api_bulk_step(evutil_socket_t fd, short what, void *arg)
 		const char *s = api_ws(b->cur, b->end), *v = api_skip(s, b->end);
 		json_error_t je;
 		json_t *m;
+		struct api_msg f;
 		int rc;
+		if ((size_t)(v - s) + 1 > b->bufcap) {
+			free(b->buf);
+			b->bufcap = (size_t)(v - s) + 1;
+			if ((b->buf = malloc(b->bufcap)) == NULL) {
+				b->bufcap = 0;
+				api_error(b->req, 500, "out of memory");
+				api_bulk_free(b);
+				return;
+			}
+		}
+		if (api_msg_fast(s, v, b->buf, b->bufcap, &f) == 0) {
+			rc = api_bulk_msg(b, &f, b->done);
+			if (rc != 0) {
+				api_bulk_free(b);
+				return;
+			}
+			v = api_ws(v, b->end);
+			b->cur = v < b->end ? v + 1 : v;
+			continue;
+		}
 		m = jfast_parse(s, (size_t)(v - s), 64);
 		if (m == NULL)
 			m = json_loadb(s, (size_t)(v - s), JSON_REJECT_DUPLICATES, &je);
@@ -497,7 +555,7 @@ static void api_bulk_step(evutil_socket_t fd, short what, void *arg)
 			api_bulk_free(b);
 			return;
 		}
-		rc = api_bulk_msg(b, m, b->done);
+		rc = api_bulk_msg_json(b, m, b->done);
 		json_decref(m);
 		if (rc != 0) {
 			api_bulk_free(b);
@@ -568,7 +626,7 @@ static void api_send(struct node *n, struct evhttp_request *req)
 	}
 	if (b->tree != NULL) {
 		json_array_foreach(msgs, i, m)
-			if (api_bulk_msg(b, m, i) != 0) {
+			if (api_bulk_msg_json(b, m, i) != 0) {
 				api_bulk_free(b);
 				return;
 			}

@@ -24,23 +24,23 @@ static void jf_ws(struct jf *j)
 		j->p++;
 }
 
-/* A string into j->buf (NUL-terminated, *len bytes); -1: not in the
- * subset.  Printable ASCII only, so no NUL and no UTF-8 to validate. */
-static int jf_string(struct jf *j, size_t *len)
+/* A string into out (cap bytes, NUL-terminated, *len bytes); -1: not in
+ * the subset.  Printable ASCII only, so no NUL and no UTF-8 to validate. */
+static int jf_string_to(struct jf *j, char *out, size_t cap, size_t *len)
 {
 	size_t o = 0;
 
-	if (j->p >= j->end || *j->p != '"')
+	if (cap == 0 || j->p >= j->end || *j->p != '"')
 		return -1;
 	j->p++;
 	while (j->p < j->end) {
 		unsigned char ch = (unsigned char)*j->p++;
 		if (ch == '"') {
-			j->buf[o] = '\0';
+			out[o] = '\0';
 			*len = o;
 			return 0;
 		}
-		if (ch < 0x20 || ch > 0x7e || o + 1 >= sizeof j->buf)
+		if (ch < 0x20 || ch > 0x7e || o + 1 >= cap)
 			return -1;
 		if (ch == '\\') {
 			if (j->p >= j->end)
@@ -57,9 +57,14 @@ static int jf_string(struct jf *j, size_t *len)
 			default: return -1;       /* \u and anything else: jansson */
 			}
 		}
-		j->buf[o++] = (char)ch;
+		out[o++] = (char)ch;
 	}
 	return -1;
+}
+
+static int jf_string(struct jf *j, size_t *len)
+{
+	return jf_string_to(j, j->buf, sizeof j->buf, len);
 }
 
 static json_t *jf_number(struct jf *j)
@@ -219,4 +224,54 @@ json_t *jfast_parse(const char *s, size_t len, int max_depth)
 		return NULL;
 	}
 	return v;
+}
+
+int jfast_strings(const char *s, size_t len, const char *const *keys, size_t nkeys,
+		  char *buf, size_t cap, const char **vals)
+{
+	struct jf j;
+	size_t k, kl, vl, o = 0;
+	char key[64];
+
+	if (nkeys > 8)
+		return -1;
+	for (k = 0; k < nkeys; k++)
+		vals[k] = NULL;
+	j.p = s;
+	j.end = s + len;
+	jf_ws(&j);
+	if (j.p >= j.end || *j.p++ != '{')
+		return -1;
+	jf_ws(&j);
+	if (j.p < j.end && *j.p == '}')
+		goto close;
+	for (;;) {
+		jf_ws(&j);
+		if (jf_string_to(&j, key, sizeof key, &kl) != 0)
+			return -1;
+		for (k = 0; k < nkeys && strcmp(keys[k], key) != 0; k++)
+			;
+		if (k == nkeys || vals[k] != NULL)
+			return -1;            /* another key, or one twice */
+		jf_ws(&j);
+		if (j.p >= j.end || *j.p++ != ':')
+			return -1;
+		jf_ws(&j);
+		if (jf_string_to(&j, buf + o, cap - o, &vl) != 0)
+			return -1;
+		vals[k] = buf + o;
+		o += vl + 1;
+		jf_ws(&j);
+		if (j.p < j.end && *j.p == ',') {
+			j.p++;
+			continue;
+		}
+		if (j.p < j.end && *j.p == '}')
+			break;
+		return -1;
+	}
+close:
+	j.p++;
+	jf_ws(&j);
+	return j.p == j.end ? 0 : -1;
 }

@@ -31,4 +31,13 @@
  * out of memory); parse it with jansson instead. */
 json_t *jfast_parse(const char *s, size_t len, int max_depth);
 
+/* Without a tree, the common shape of a bulk message: an object whose
+ * members all have keys among keys[0..nkeys) (at most 8), each once, and
+ * string values in the subset.  The values are unescaped into buf (cap
+ * bytes), vals[k] pointing at key k's (NULL: absent).  0, or -1: not that
+ * shape or not the subset (read it with jfast_parse or jansson, which
+ * decide).  The same test checks it against jansson. */
+int jfast_strings(const char *s, size_t len, const char *const *keys, size_t nkeys,
+		  char *buf, size_t cap, const char **vals);
+
 #endif

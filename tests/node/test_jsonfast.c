@@ -83,6 +83,88 @@ static int check_one(const char *s, size_t len)
 	return 1;
 }
 
+/* jfast_strings over the message keys: 1 if it accepted s; fails the test
+ * unless jansson reads s as an object of exactly those string members. */
+static const char *const msg_keys[4] = { "precedence", "subject", "text", "id" };
+
+static int check_strings(const char *s, size_t len)
+{
+	char out[2048];
+	const char *v[4];
+	json_t *j, *val;
+	json_error_t err;
+	const char *key;
+	size_t k, n = 0;
+
+	if (jfast_strings(s, len, msg_keys, 4, out, sizeof out, v) != 0)
+		return 0;
+	j = json_loadb(s, len, JSON_REJECT_DUPLICATES, &err);
+	if (j == NULL || !json_is_object(j))
+		fail_msg("jfast_strings accepted what jansson refuses (%s): %.*s",
+			 j ? "not an object" : err.text, (int)len, s);
+	json_object_foreach(j, key, val) {
+		for (k = 0; k < 4 && strcmp(key, msg_keys[k]) != 0; k++)
+			;
+		if (k == 4 || v[k] == NULL || !json_is_string(val) ||
+		    json_string_length(val) != strlen(v[k]) ||
+		    memcmp(json_string_value(val), v[k], strlen(v[k])) != 0)
+			fail_msg("jfast_strings and jansson differ on \"%s\": %.*s", key, (int)len, s);
+		n++;
+	}
+	for (k = 0; k < 4; k++)
+		n -= v[k] != NULL;
+	if (n != 0)
+		fail_msg("jfast_strings found members jansson did not: %.*s", (int)len, s);
+	json_decref(j);
+	return 1;
+}
+
+static const char *const msg_seeds[] = {
+	"{\"text\":\"bulk 17\"}",
+	"{\"precedence\":\"FLASH\",\"subject\":\"s\",\"text\":\"a\\n\\\"q\\\" \\/ \\\\\",\"id\":\"k-1\"}",
+	" { \"id\" : \"x\" , \"text\" : \"\" }\n",
+	"{}",
+};
+
+#define NOT_SHAPE(lit) assert_int_equal(check_strings(lit, strlen(lit)), 0)
+
+static void test_message_strings_read_as_jansson_reads_them(void **state)
+{
+	char buf[512];
+	size_t accepted = 0, total = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof msg_seeds / sizeof msg_seeds[0]; i++)
+		assert_int_equal(check_strings(msg_seeds[i], strlen(msg_seeds[i])), 1);
+	/* not the shape: another key, a key twice, a value not a string,
+	 * outside the subset */
+	NOT_SHAPE("{\"text\":\"x\",\"n\":\"y\"}");
+	NOT_SHAPE("{\"text\":\"x\",\"text\":\"y\"}");
+	NOT_SHAPE("{\"text\":1}");
+	NOT_SHAPE("{\"text\":\"caf\xc3\xa9\"}");
+	for (int round = 0; round < 200000; round++) {
+		const char *seed = msg_seeds[next_rand() % (sizeof msg_seeds / sizeof msg_seeds[0])];
+		size_t len = strlen(seed), muts = 1 + next_rand() % 3;
+		memcpy(buf, seed, len);
+		for (size_t m = 0; m < muts; m++) {
+			size_t at = len ? next_rand() % len : 0;
+			char ch = alphabet[next_rand() % (sizeof alphabet - 1)];
+			if (next_rand() % 2 && len) {
+				buf[at] = ch;
+			} else if (len + 1 < sizeof buf) {
+				memmove(buf + at + 1, buf + at, len - at);
+				buf[at] = ch;
+				len++;
+			}
+		}
+		accepted += (size_t)check_strings(buf, len);
+		total++;
+	}
+	assert_true(accepted > total / 20);
+	print_message("%zu of %zu mutated messages read without a tree, all as jansson reads them\n",
+		      accepted, total);
+}
+
 static void test_plain_documents_take_the_fast_path(void **state)
 {
 	(void)state;
@@ -167,6 +249,7 @@ int main(void)
 		cmocka_unit_test(test_plain_documents_take_the_fast_path),
 		cmocka_unit_test(test_outside_the_subset_is_left_to_jansson),
 		cmocka_unit_test(test_mutations_are_read_as_jansson_reads_them),
+		cmocka_unit_test(test_message_strings_read_as_jansson_reads_them),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,7 +6,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/nodes.sh
-BASE=$((25000 + ($$ % 400) * 20))
+BASE=$((25000 + ($$ % 380) * 20)) # below the ephemeral ports (32768)
 nodes_setup $BASE
 API=$((BASE + 3))
 node_start a

@@ -16,7 +16,7 @@ EVIL="${EVILPEER:-build/rel/tools/evilpeer}"
 [ -x "$EVIL" ] || { echo "evil.sh: $EVIL is not built (make build/rel/tools/evilpeer)" >&2; exit 1; }
 . tests/lib/nodes.sh
 
-base=$((23000 + ($$ % 500) * 20))
+base=$((23000 + ($$ % 480) * 20)) # below the ephemeral ports (32768)
 nodes_setup $base
 node_start b
 VICTIM=127.0.0.1:$((base + 11))

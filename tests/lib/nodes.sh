@@ -22,6 +22,10 @@ trap nodes_cleanup EXIT
 fail() { echo "FAIL: $*" >&2; for f in "$T"/*.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -n 30 "$f" >&2; }; done; exit 1; }
 ok() { echo "ok - $*"; }
 
+# nodes_setup BASE: node a on BASE+1..3, b on BASE+11..13.  Every script
+# keeps BASE + 20 below 32768, where the kernel's ephemeral ports begin:
+# a port there may be the local end of some connection, and a node could
+# not listen on it.
 nodes_setup() {
 	base=$1
 	A_NAME=nrrc.us.example

@@ -14,7 +14,7 @@ set -u
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 . tests/lib/nodes.sh
-BASE=$((27000 + ($$ % 400) * 20))
+BASE=$((27000 + ($$ % 250) * 20)) # below the ephemeral ports (32768)
 nodes_setup $BASE
 node_start a
 node_start b

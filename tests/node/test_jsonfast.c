@@ -54,6 +54,47 @@ static const char alphabet[] = "{}[]\":,\\ -+0123456789.eEtrufalsn/ubfnrt\x00\x0
 
 /* The tree as bytes, order preserved: equal trees give equal text, and an
  * integer never prints like a real. */
+/* seed with 1 to 3 mutations (a byte flipped, inserted or deleted, a
+ * segment repeated, with the characters that matter to a JSON reader) into
+ * buf (cap bytes, cap > strlen(seed)); returns the length. */
+static size_t mutate(const char *seed, char *buf, size_t cap)
+{
+	size_t len = strlen(seed), muts = 1 + next_rand() % 3;
+
+	memcpy(buf, seed, len);
+	for (size_t m = 0; m < muts; m++) {
+		size_t at = len ? next_rand() % len : 0;
+		char ch = alphabet[next_rand() % (sizeof alphabet - 1)];
+		switch (next_rand() % 4) {
+		case 0:        /* flip */
+			if (len)
+				buf[at] = ch;
+			break;
+		case 1:        /* insert */
+			if (len + 1 < cap) {
+				memmove(buf + at + 1, buf + at, len - at);
+				buf[at] = ch;
+				len++;
+			}
+			break;
+		case 2:        /* delete */
+			if (len) {
+				memmove(buf + at, buf + at + 1, len - at - 1);
+				len--;
+			}
+			break;
+		default: {     /* repeat a segment */
+			size_t n = 1 + next_rand() % 12;
+			if (at + n <= len && len + n < cap) {
+				memmove(buf + at + n, buf + at, len - at);
+				len += n;
+			}
+		}
+		}
+	}
+	return len;
+}
+
 static char *dump(const json_t *v)
 {
 	return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -144,19 +185,7 @@ static void test_message_strings_read_as_jansson_reads_them(void **state)
 	NOT_SHAPE("{\"text\":\"caf\xc3\xa9\"}");
 	for (int round = 0; round < 200000; round++) {
 		const char *seed = msg_seeds[next_rand() % (sizeof msg_seeds / sizeof msg_seeds[0])];
-		size_t len = strlen(seed), muts = 1 + next_rand() % 3;
-		memcpy(buf, seed, len);
-		for (size_t m = 0; m < muts; m++) {
-			size_t at = len ? next_rand() % len : 0;
-			char ch = alphabet[next_rand() % (sizeof alphabet - 1)];
-			if (next_rand() % 2 && len) {
-				buf[at] = ch;
-			} else if (len + 1 < sizeof buf) {
-				memmove(buf + at + 1, buf + at, len - at);
-				buf[at] = ch;
-				len++;
-			}
-		}
+		size_t len = mutate(seed, buf, sizeof buf);
 		accepted += (size_t)check_strings(buf, len);
 		total++;
 	}
@@ -201,38 +230,7 @@ static void test_mutations_are_read_as_jansson_reads_them(void **state)
 	(void)state;
 	for (int round = 0; round < 200000; round++) {
 		const char *seed = seeds[next_rand() % (sizeof seeds / sizeof seeds[0])];
-		size_t len = strlen(seed), muts = 1 + next_rand() % 3;
-		memcpy(buf, seed, len);
-		for (size_t m = 0; m < muts; m++) {
-			size_t at = len ? next_rand() % len : 0;
-			char ch = alphabet[next_rand() % (sizeof alphabet - 1)];
-			switch (next_rand() % 4) {
-			case 0:        /* flip */
-				if (len)
-					buf[at] = ch;
-				break;
-			case 1:        /* insert */
-				if (len + 1 < sizeof buf) {
-					memmove(buf + at + 1, buf + at, len - at);
-					buf[at] = ch;
-					len++;
-				}
-				break;
-			case 2:        /* delete */
-				if (len) {
-					memmove(buf + at, buf + at + 1, len - at - 1);
-					len--;
-				}
-				break;
-			default: {     /* repeat a segment */
-				size_t n = 1 + next_rand() % 12;
-				if (at + n <= len && len + n < sizeof buf) {
-					memmove(buf + at + n, buf + at, len - at);
-					len += n;
-				}
-			}
-			}
-		}
+		size_t len = mutate(seed, buf, sizeof buf);
 		accepted += (size_t)check_one(buf, len);
 		total++;
 	}

@@ -1140,7 +1140,7 @@ static const char *api_out_state(struct npeer *p, uint64_t idx, int receipted,
 static void api_outbox(struct node *n, struct evhttp_request *req)
 {
 	json_t *arr = json_array();
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL, *mk = NULL;
 	int64_t now = node_now_ms();
 	size_t i;
 	const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
@@ -1152,19 +1152,38 @@ static void api_outbox(struct node *n, struct evhttp_request *req)
 	api_page_parse(n, req, &pg);
 	if (sqlite3_prepare_v2(n->db, "SELECT idx, prec, type, time, id, receipted, rtime,"
 			       " rcpt, acked FROM outbox WHERE peer = ?1 AND idx > ?2 ORDER BY idx",
-			       -1, &st, NULL) != SQLITE_OK) {
+			       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(n->db, "SELECT below, time, ridx FROM rcpts WHERE peer = ?1"
+			       " AND below > ?2 ORDER BY below", -1, &mk, NULL) != SQLITE_OK) {
 		json_decref(arr);
 		api_error(req, 500, "database: %s", sqlite3_errmsg(n->db));
+		sqlite3_finalize(st);
 		return;
 	}
 	for (i = pg.first_peer; i < n->npeers && last_peer == NULL; i++) {
 		struct npeer *p = n->peers[i];
+		/* The receipt marks, walked beside the rows (both in order):
+		 * a row under a mark is receipted by the first mark above it. */
+		int64_t below = -1, mk_time = 0, mk_idx = 0;
+		int mk_more = 1;
 		sqlite3_reset(st);
 		sqlite3_bind_text(st, 1, p->card.name, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, i == pg.first_peer ? pg.after : -1);
+		sqlite3_reset(mk);
+		sqlite3_bind_text(mk, 1, p->card.name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(mk, 2, i == pg.first_peer ? pg.after : -1);
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			uint64_t idx = (uint64_t)sqlite3_column_int64(st, 0);
 			int prec = sqlite3_column_int(st, 1) & 3;
+			int64_t rc_time = 0, rc_idx = 0;
+			while (mk_more && below <= (int64_t)idx) {
+				mk_more = sqlite3_step(mk) == SQLITE_ROW;
+				if (mk_more) {
+					below = sqlite3_column_int64(mk, 0);
+					mk_time = sqlite3_column_int64(mk, 1);
+					mk_idx = sqlite3_column_int64(mk, 2);
+				}
+			}
 			if (pg.paged && count == pg.limit) {
 				last_peer = p->card.name;
 				break;
@@ -1173,6 +1192,14 @@ static void api_outbox(struct node *n, struct evhttp_request *req)
 			last_idx = (long long)idx;
 			int64_t t = sqlite3_column_int64(st, 3);
 			int rc = sqlite3_column_type(st, 5) != SQLITE_NULL;
+			if (rc) {
+				rc_time = sqlite3_column_int64(st, 5);
+				rc_idx = sqlite3_column_int64(st, 7);
+			} else if (mk_more && below > (int64_t)idx) {
+				rc = 1;
+				rc_time = mk_time;
+				rc_idx = mk_idx;
+			}
 			int ak = sqlite3_column_type(st, 8) != SQLITE_NULL;
 			const char *type = (const char *)sqlite3_column_text(st, 2);
 			int human = strcmp(type, "message") == 0 || strcmp(type, "notification") == 0;
@@ -1189,9 +1216,9 @@ static void api_outbox(struct node *n, struct evhttp_request *req)
 				subj);
 			free(subj);
 			if (rc) {
-				json_object_set_new(o, "receipted", api_time_json(sqlite3_column_int64(st, 5)));
-				json_object_set_new(o, "receipted_ms", json_integer(sqlite3_column_int64(st, 5)));
-				json_object_set_new(o, "receipt_index", json_integer(sqlite3_column_int64(st, 7)));
+				json_object_set_new(o, "receipted", api_time_json(rc_time));
+				json_object_set_new(o, "receipted_ms", json_integer(rc_time));
+				json_object_set_new(o, "receipt_index", json_integer(rc_idx));
 			}
 			if (ak)
 				json_object_set_new(o, "acknowledged", api_time_json(sqlite3_column_int64(st, 8)));
@@ -1199,6 +1226,7 @@ static void api_outbox(struct node *n, struct evhttp_request *req)
 		}
 	}
 	sqlite3_finalize(st);
+	sqlite3_finalize(mk);
 	api_page_reply(req, &pg, arr, last_peer, last_idx);
 }
 
@@ -1293,8 +1321,9 @@ json_t *api_status(struct node *n)
 		}
 		json_int_t unrc = 0;
 		if (sqlite3_prepare_v2(n->db, "SELECT COUNT(*) FROM outbox WHERE peer = ?1"
-				       " AND receipted IS NULL", -1, &st, NULL) == SQLITE_OK) {
+				       " AND idx >= ?2 AND receipted IS NULL", -1, &st, NULL) == SQLITE_OK) {
 			sqlite3_bind_text(st, 1, p->card.name, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 2, (sqlite3_int64)p->rcpt_lo);
 			if (sqlite3_step(st) == SQLITE_ROW)
 				unrc = sqlite3_column_int64(st, 0);
 			sqlite3_finalize(st);

@@ -53,6 +53,13 @@ static const char *const node_schema =
 	" rcpt INTEGER, acked INTEGER, PRIMARY KEY(peer, idx)) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS outbox_unr ON outbox(peer, prec, idx)"
 	" WHERE receipted IS NULL;"
+	/* The receipts that moved a peer's cumulative mark ("below"): an
+	 * outbox row under the mark is receipted by the first of them above
+	 * it, found when the row is read, so that a receipt costs one row
+	 * however much it covers.  A row's own receipted column is set only
+	 * for entries receipted out of order ("also"). */
+	"CREATE TABLE IF NOT EXISTS rcpts(peer TEXT, below INTEGER, ridx INTEGER,"
+	" time INTEGER, rtime INTEGER, PRIMARY KEY(peer, below)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS inbox(origin TEXT, idx INTEGER, prec INTEGER,"
 	" type TEXT, time INTEGER, received INTEGER, acked INTEGER, ackidx INTEGER,"
 	" PRIMARY KEY(origin, idx)) WITHOUT ROWID;"
@@ -450,6 +457,16 @@ static void node_queue_test(struct node *n, struct npeer *p)
 
 /* ---- processing what a peer logged ------------------------------------ */
 
+/* The peer's cumulative receipt mark, as stored. */
+static void node_load_rcpt_lo(struct node *n, struct npeer *p)
+{
+	sqlite3_stmt *st = q(n, "SELECT COALESCE(MAX(below), 0) FROM rcpts WHERE peer = ?1");
+
+	sqlite3_bind_text(st, 1, p->card.name, -1, SQLITE_STATIC);
+	p->rcpt_lo = sqlite3_step(st) == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+}
+
 static void node_apply_receipt(struct node *n, struct npeer *p,
 			       const struct envelope *env, uint64_t ridx,
 			       int64_t now)
@@ -476,18 +493,19 @@ static void node_apply_receipt(struct node *n, struct npeer *p,
 		return;
 	}
 	if (env->below > p->rcpt_lo) {
-		st = q(n, "UPDATE outbox SET receipted = ?1, rtime = ?2, rcpt = ?3"
-			  " WHERE peer = ?4 AND idx >= ?5 AND idx < ?6 AND receipted IS NULL");
-		sqlite3_bind_int64(st, 1, now);
-		sqlite3_bind_int64(st, 2, env->time);
+		st = q(n, "INSERT OR IGNORE INTO rcpts(peer, below, ridx, time, rtime)"
+			  " VALUES(?1, ?2, ?3, ?4, ?5)");
+		sqlite3_bind_text(st, 1, p->card.name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)env->below);
 		sqlite3_bind_int64(st, 3, (sqlite3_int64)ridx);
-		sqlite3_bind_text(st, 4, p->card.name, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 5, (sqlite3_int64)p->rcpt_lo);
-		sqlite3_bind_int64(st, 6, (sqlite3_int64)env->below);
+		sqlite3_bind_int64(st, 4, now);
+		sqlite3_bind_int64(st, 5, env->time);
 		if (q_done(n, st, &e) == 0)
 			p->rcpt_lo = env->below;
 	}
 	for (i = 0; i < env->nalso; i++) {
+		if (env->also[i] < p->rcpt_lo)
+			continue; /* receipted by the mark already */
 		st = q(n, "UPDATE outbox SET receipted = ?1, rtime = ?2, rcpt = ?3"
 			  " WHERE peer = ?4 AND idx = ?5 AND receipted IS NULL");
 		sqlite3_bind_int64(st, 1, now);
@@ -1369,6 +1387,7 @@ static void node_flush_failed(struct node *n, const char *msg)
 		p->rc_pending = 0;
 		free(p->cs_send);
 		p->cs_send = NULL;
+		node_load_rcpt_lo(n, p);
 	}
 	/* Close the paths whose data we dropped, so their senders resend. */
 	for (r = n->runs; r; r = r->next)
@@ -1856,9 +1875,11 @@ static void node_deadlines(struct node *n, struct npeer *p, int64_t now)
 		/* INDEXED BY: left to itself, SQLite walks the primary key in
 		 * idx order through every receipted row (O(history) a second) */
 		st = q(n, "SELECT idx, time FROM outbox INDEXED BY outbox_unr WHERE peer = ?1"
-			  " AND prec = ?2 AND receipted IS NULL ORDER BY idx LIMIT 1");
+			  " AND prec = ?2 AND idx >= ?3 AND receipted IS NULL ORDER BY idx"
+			  " LIMIT 1");
 		sqlite3_bind_text(st, 1, p->card.name, -1, SQLITE_STATIC);
 		sqlite3_bind_int(st, 2, pr);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)p->rcpt_lo);
 		if (sqlite3_step(st) == SQLITE_ROW &&
 		    now - sqlite3_column_int64(st, 1) > dl) {
 			uint64_t idx = (uint64_t)sqlite3_column_int64(st, 0);
@@ -2056,16 +2077,9 @@ static int node_load_peer(struct node *n, const char *cardnote, size_t len,
 	if (sqlite3_step(st) == SQLITE_ROW)
 		p->cosigned = (uint64_t)sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
-	st = q(n, "SELECT COALESCE(MIN(idx), -1) FROM outbox INDEXED BY outbox_unr"
-		  " WHERE peer = ?1 AND receipted IS NULL");
-	sqlite3_bind_text(st, 1, p->card.name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		sqlite3_int64 v = sqlite3_column_int64(st, 0);
-		p->rcpt_lo = v < 0 ? store_log_size(p->out) : (uint64_t)v;
-	}
+	node_load_rcpt_lo(n, p);
 	/* Synced at start (wsync_start): all of it is durable. */
 	p->dout_size = store_log_size(p->out);
-	sqlite3_reset(st);
 	/* A crash between the link ACK and the receipt: receipt again at start
 	 * (a repeated receipt is harmless; a missing one is not). */
 	p->rc_due = p->d_size > 0 || p->d_held.n > 0;

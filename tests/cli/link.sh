@@ -145,6 +145,25 @@ FR=$(flat "$T/o2.json" | awk -v f="$F" '$1 == f {print $4}')
 flat "$T/o2.json" | awk -v s="$S" -v f="$F" -v fr="$FR" '$1 >= s && $1 < f && $4 <= fr {bad++} END {exit bad > 0}' ||
 	fail "a ROUTINE queued before the FLASH was receipted no later than it"
 ok "FLASH receipted (receipt $FR) before all $Q ROUTINE messages still queued when it was submitted"
+# Receipts are cumulative: a ROUTINE row is receipted by the first receipt
+# whose mark is above it, so receipt indices never go down along a's log,
+# and a backlog this size is covered by many receipts.  The attribution is
+# stored, not remembered: a restarted node shows the same.
+flat "$T/o2.json" | awk '$2 ~ /ROUTINE/ && $4 == "" {bad++} END {exit bad > 0}' ||
+	fail "a receipted ROUTINE row has no receipt index"
+flat "$T/o2.json" | awk '$2 ~ /ROUTINE/ {if ($4 < last) bad++; last = $4} END {exit bad > 0}' ||
+	fail "receipt indices go down along the outbox"
+NR_RC=$(flat "$T/o2.json" | awk '$2 ~ /ROUTINE/ {print $4}' | sort -u | wc -l)
+[ "$NR_RC" -gt 5 ] || fail "the backlog was receipted by only $NR_RC receipts"
+node_kill a
+node_start a
+"$PARLEY" outbox "$T/a" --json >"$T/o3.json"
+# (the restarted node may have logged a test message since: rows up to the
+# last one seen before)
+LAST=$(flat "$T/o2.json" | awk '{i = $1} END {print i}')
+[ "$(flat "$T/o2.json")" = "$(flat "$T/o3.json" | awk -v l="$LAST" '$1 <= l')" ] ||
+	fail "receipt attribution changed across a restart"
+ok "receipt indices rise along the outbox ($NR_RC receipts cover the backlog) and survive a restart"
 exactly_once $N "after the 5 MB backlog"
 
 # --- deadlines, test messages, alarms --------------------------------------

@@ -1676,8 +1676,9 @@ static int e2e_peers(const struct e2e_opts *o, struct e2e_peer_results *res)
 static void e2e_usage(void)
 {
 	fprintf(stderr, "usage: node [--quick] [--keep] [--dir DIR] [--parley PATH] "
-		"[--peers PATH] [--no-peers]\n"
+		"[--peers PATH] [--no-peers] [--flash N]\n"
 		"  --quick        short run (< 60 s): 20,000 / 10,000 messages, 20 FLASH\n"
+		"  --flash N      FLASH messages in each latency run (default 50, --quick 20)\n"
 		"  --keep         keep the nodes' directories (and logs) afterwards\n"
 		"  --dir DIR      scratch directory under DIR (default: .)\n"
 		"  --parley PATH  the parley binary (default: bin/parley)\n"
@@ -1731,7 +1732,7 @@ int main(int argc, char **argv)
 	double t0 = bu_now(), drain, phase;
 	uint64_t backlog;
 	char cpu[256], fs[PATH_MAX + 512];
-	int i;
+	int i, flash = 0;
 
 	bu_set_name("bench node");
 	bu_set_cleanup(e2e_cleanup);
@@ -1749,6 +1750,9 @@ int main(int argc, char **argv)
 			o.parley = argv[++i];
 		else if (strcmp(argv[i], "--peers") == 0 && i + 1 < argc)
 			o.peers = argv[++i];
+		else if (strcmp(argv[i], "--flash") == 0 && i + 1 < argc &&
+			 (flash = atoi(argv[++i])) >= 2 && flash <= 1000)
+			;
 		else
 			e2e_usage();
 	}
@@ -1760,6 +1764,10 @@ int main(int argc, char **argv)
 		o.min_backlog = 20000;
 		o.max_backlog = 50000;
 		o.drain_limit = 30;
+	}
+	if (flash > 0) { /* the backlog is sized for them (step 3) */
+		o.flash_idle = o.flash_load = flash;
+		o.max_backlog = E2E_MAX_BACKLOG;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	o.parley = e2e_find(o.parley, "bin/parley", "../../../bin/parley");

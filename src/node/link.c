@@ -827,11 +827,13 @@ static int link_frame(struct link *l, int type, const uint8_t *body,
 	return rc;
 }
 
-static void link_read(struct bufferevent *bev, void *arg)
+/* Handles the whole frames that have arrived; returns the bytes they took,
+ * or -1 when the path was closed (l may be gone). */
+static long link_read_frames(struct link *l, struct bufferevent *bev)
 {
-	struct link *l = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	struct perr e;
+	long took = 0;
 
 	while (!l->paused && l->bev) {
 		size_t have = evbuffer_get_length(in);
@@ -841,33 +843,52 @@ static void link_read(struct bufferevent *bev, void *arg)
 		int type, r;
 
 		if (have < FRAME_HDR)
-			return;
+			break;
 		d = evbuffer_pullup(in, FRAME_HDR);
 		r = frame_peek(d, FRAME_HDR, &type, &body, &blen, &e);
 		if (r < 0) {
 			uint8_t ev[64];
 			size_t k = evbuffer_copyout(in, ev, sizeof ev);
 			link_reject(l, "bad-frame", ev, k, e.msg);
-			return;
+			return -1;
 		}
 		/* The header is sound; wait for the whole frame. */
 		{
 			uint32_t fl = (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 |
 				      (uint32_t)d[2] << 8 | d[3];
 			if (have < 4 + (size_t)fl)
-				return;
+				break;
 			d = evbuffer_pullup(in, 4 + (ev_ssize_t)fl);
 			frame_peek(d, 4 + fl, &type, &body, &blen, &e);
 		}
 		r = link_frame(l, type, body, blen);
 		if (r < 0)
-			return; /* l may be gone */
+			return -1;
 		evbuffer_drain(in, FRAME_HDR + blen);
+		took += (long)(FRAME_HDR + blen);
 		if (r == 1) {
 			l->paused = 1;
 			bufferevent_disable(bev, EV_READ);
 		}
 	}
+	return took;
+}
+
+/* A path to us is read at the loop's first priority while what it brings
+ * is small (urgent entries out of order, a few receipts), and at the
+ * common one while it carries runs: an urgent entry on a quiet path is then read
+ * before the runs already waiting on the busy one.  (A priority cannot
+ * change while the path's event is pending in the loop; it is tried
+ * again after the next read.) */
+#define LINK_BULK_READ (16 * 1024)
+
+static void link_read(struct bufferevent *bev, void *arg)
+{
+	struct link *l = arg;
+	long took = link_read_frames(l, bev);
+
+	if (took > 0 && l->bev == bev && !l->outgoing)
+		bufferevent_priority_set(bev, took > LINK_BULK_READ ? 1 : 0);
 }
 
 int link_release(struct link *l)

@@ -118,6 +118,16 @@ void node_kick(struct node *n)
 	event_active(n->flush_ev, EV_TIMEOUT, 0);
 }
 
+/* A flush for an entry above ROUTINE: at the loop's first priority, so it
+ * is made before the reads and flushes of bulk traffic already waiting. */
+static void node_kick_urgent(struct node *n)
+{
+	if (n->flush_urgent_ev)
+		event_active(n->flush_urgent_ev, EV_TIMEOUT, 0);
+	else
+		node_kick(n);
+}
+
 struct npeer *node_peer(struct node *n, const char *name)
 {
 	size_t i;
@@ -392,7 +402,10 @@ int node_submit(struct node *n, struct npeer *p, enum env_type type,
 	n->subs_tail = &s->next;
 	if (out)
 		*out = s;
-	node_kick(n);
+	if (prec < ENV_ROUTINE)
+		node_kick_urgent(n);
+	else
+		node_kick(n);
 	return 0;
 }
 
@@ -847,6 +860,11 @@ int node_rx_entries(struct node *n, struct link *l, json_t *body,
 	*n->runs_tail = run;
 	n->runs_tail = &run->next;
 	node_flush_link(n, l);
+	/* A short run is a peer's own traffic (a receipt, an ACK, a message
+	 * or two), not a backlog draining: stored at once, it answers the
+	 * sender waiting for it, and costs the flush little. */
+	if (run->n <= NODE_SHORT_RUN)
+		node_kick_urgent(n);
 	return 0;
 oom:
 	perr_set(e, "out of memory");
@@ -1024,6 +1042,7 @@ int node_rx_ooo(struct node *n, struct link *l, json_t *body, struct perr *e)
 	*n->ooos_tail = o;
 	n->ooos_tail = &o->next;
 	node_flush_link(n, l);
+	node_kick_urgent(n);
 	return 0;
 }
 
@@ -2268,6 +2287,7 @@ int node_serve(const char *dir, struct perr *e)
 	if (node_open(n, dir, e) != 0)
 		goto out;
 	n->flush_ev = event_new(n->base, -1, 0, node_flush, n);
+	n->flush_urgent_ev = event_new(n->base, -1, 0, node_flush, n);
 	n->tick_ev = event_new(n->base, -1, EV_PERSIST, node_tick, n);
 	n->later_ev = evtimer_new(n->base, node_later_cb, n);
 	n->wsync_ev = event_new(n->base, n->wsync_pipe[0], EV_READ | EV_PERSIST,
@@ -2280,6 +2300,7 @@ int node_serve(const char *dir, struct perr *e)
 	/* Sockets first, the flush after them: everything that arrived in one
 	 * turn of the loop is committed together. */
 	event_priority_set(n->flush_ev, 1);
+	event_priority_set(n->flush_urgent_ev, 0);
 	event_add(n->tick_ev, &sec);
 	event_add(n->sigterm_ev, NULL);
 	event_add(n->sigint_ev, NULL);
@@ -2304,6 +2325,8 @@ out:
 	link_stop(n);
 	if (n->flush_ev)
 		event_free(n->flush_ev);
+	if (n->flush_urgent_ev)
+		event_free(n->flush_urgent_ev);
 	if (n->tick_ev)
 		event_free(n->tick_ev);
 	if (n->later_ev)

@@ -55,6 +55,7 @@
  * that receipts and cosignatures cause, whatever the rate of messages. */
 #define NODE_RECEIPT_MS 50
 #define NODE_COSIGN_MS 250
+#define NODE_SHORT_RUN 8              /* entries: a run flushed at the first priority */
 #define LINK_DEAD_MS 3000             /* silent this long: path down */
 
 struct node;
@@ -287,7 +288,7 @@ struct node {
 	struct evconnlistener *listeners[NODE_MAX_PATHS];
 	size_t nlisteners;
 	struct evhttp *http;
-	struct event *flush_ev, *tick_ev, *sigterm_ev, *sigint_ev;
+	struct event *flush_ev, *flush_urgent_ev, *tick_ev, *sigterm_ev, *sigint_ev;
 	struct event *later_ev;   /* a flush for rate-limited receipts, cosigs */
 
 	/* Work for the next flush. */

@@ -13,9 +13,10 @@
  *     requests of 5,000, one request at a time (each is answered once its
  *     messages are durable at A; bodies are built before the clock starts),
  *     until every one is receipted at A: B has made it durable, logged a
- *     receipt, and A has made that receipt durable.  Rate = N / (last
- *     receipted_ms - first submitted_ms), both from node A's outbox, one
- *     clock; the rate from the first POST is printed too.  "256 B" and
+ *     receipt and sent it once durable, and A has verified and committed
+ *     that receipt (receipted_ms is taken then, before A's own sync).
+ *     Rate = N / (last receipted_ms - first submitted_ms), both from node
+ *     A's outbox, one clock; the rate from the first POST is printed too.  "256 B" and
  *     "1 KiB" are the size of the whole log entry, envelope included: the
  *     text is cut with env_encode so that every entry is exactly that size,
  *     and tile 1 of the entry bundles, fetched from A and from B's mirror,

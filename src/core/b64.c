@@ -34,19 +34,29 @@ size_t b64_encode(char *out, const uint8_t *in, size_t n)
 	return o;
 }
 
+/* Each byte's value in the alphabet, -1 outside it. */
+static const int8_t b64_values[256] = {
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+	-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
+	-1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
+
 static int b64_value(char c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
+	return b64_values[(unsigned char)c];
 }
 
 long b64_decode(uint8_t *out, size_t cap, const char *in, size_t len)
@@ -61,7 +71,19 @@ long b64_decode(uint8_t *out, size_t cap, const char *in, size_t len)
 		pad++;
 	if ((len / 4) * 3 - pad > cap)
 		return -1;
-	for (i = 0; i < len; i += 4) {
+	/* Every group but the last: four characters, three bytes, no padding;
+	 * a character outside the alphabet makes the OR negative. */
+	for (i = 0; i + 4 < len; i += 4) {
+		int32_t a = b64_values[(unsigned char)in[i]], b = b64_values[(unsigned char)in[i + 1]];
+		int32_t c = b64_values[(unsigned char)in[i + 2]], d = b64_values[(unsigned char)in[i + 3]];
+		if ((a | b | c | d) < 0)
+			return -1;
+		uint32_t w = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;
+		out[o++] = (uint8_t)(w >> 16);
+		out[o++] = (uint8_t)(w >> 8);
+		out[o++] = (uint8_t)w;
+	}
+	for (; i < len; i += 4) {
 		int last = (i + 4 == len);
 		int v[4], k;
 		for (k = 0; k < 4; k++) {

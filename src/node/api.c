@@ -414,11 +414,21 @@ static const char *api_skip(const char *s, const char *end)
 		if (s >= end)
 			return NULL;
 		if (*s == '"') {
-			for (s++; s < end && *s != '"'; s++)
-				if (*s == '\\')
-					s++;
-			if (s >= end)
-				return NULL;
+			/* To the next quote not escaped: one with an even number of
+			 * backslashes (escapes of each other) right before it. */
+			const char *open = ++s;
+			for (;;) {
+				const char *q = memchr(s, '"', (size_t)(end - s)), *t;
+				if (q == NULL)
+					return NULL;
+				for (t = q; t > open && t[-1] == '\\'; t--)
+					;
+				s = q;
+				if ((q - t) % 2 == 0)
+					break;
+				if (++s >= end)
+					return NULL;
+			}
 		} else if (*s == '{' || *s == '[') {
 			if (++depth > 64)
 				return NULL;

@@ -99,6 +99,16 @@ grep -q "message 612" "$T/o" || fail "the bad message of a later chunk is not na
 ok "a bad message among 700 (a later chunk) refuses the request, naming message 612"
 [ "$("$PARLEY" outbox "$T/a" | awk '$4 == "message"' | wc -l)" = "$before" ] || fail "a refused request stored something"
 ok "nothing of a refused request is stored (not even its valid messages)"
+# escaped quotes and backslashes, and brackets inside strings, do not end a
+# message early or late when a bulk request is cut into messages
+printf '%s' "{\"to\":\"$B_NAME\",\"messages\":[{\"subject\":\"q \\\"[x]\\\" {y}\",\"text\":\"1\"},{\"subject\":\"ends \\\\\",\"text\":\"2]\"},{\"subject\":\"\\\\\\\"}\",\"text\":\"3\"}]}" >"$T/body"
+st=$(http POST /api/send "$TOKEN" "$T/body" "$T/o")
+[ "$st" = 200 ] || fail "escapes in a bulk request: HTTP $st: $(cat "$T/o") for $(cat "$T/body")"
+"$PARLEY" outbox "$T/a" --json >"$T/esc.json"
+for want in '"subject": "q \"[x]\" {y}"' '"subject": "ends \\"' '"subject": "\\\"}"'; do
+	grep -qF "$want" "$T/esc.json" || fail "escaped subject $want not stored as sent"
+done
+ok "quotes, backslashes and brackets inside strings of a bulk request: 3 messages, each as sent"
 [ "$(http GET /nothing "" "" "$T/o")" = 404 ] || fail "unknown path"
 
 # --- paging: a box listed in pages, the pages adding up to the whole -----------

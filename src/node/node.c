@@ -1418,15 +1418,21 @@ static void node_flush_failed(struct node *n, const char *msg)
 }
 
 /* A flush in ms milliseconds (for rate-limited receipts and cosignatures);
- * an earlier one already armed is kept. */
+ * an earlier one already armed is kept, a later one brought forward. */
 static void node_later(struct node *n, int64_t ms)
 {
 	struct timeval tv;
+	int64_t at;
 
-	if (evtimer_pending(n->later_ev, NULL))
-		return;
 	if (ms < 1)
 		ms = 1;
+	at = node_now_ms() + ms;
+	/* One timer for both: a receipt due in 50 ms must not wait for a
+	 * cosignature due in 250 (it did: the last receipt of a burst came
+	 * up to 230 ms after the one before it). */
+	if (evtimer_pending(n->later_ev, NULL) && n->later_at <= at)
+		return;
+	n->later_at = at;
 	tv.tv_sec = (time_t)(ms / 1000);
 	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
 	evtimer_add(n->later_ev, &tv);

@@ -290,6 +290,7 @@ struct node {
 	struct evhttp *http;
 	struct event *flush_ev, *flush_urgent_ev, *tick_ev, *sigterm_ev, *sigint_ev;
 	struct event *later_ev;   /* a flush for rate-limited receipts, cosigs */
+	int64_t later_at;         /* when it fires (node_now_ms), if pending */
 
 	/* Work for the next flush. */
 	struct sub *subs, **subs_tail;

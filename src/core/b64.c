@@ -74,11 +74,13 @@ long b64_decode(uint8_t *out, size_t cap, const char *in, size_t len)
 	/* Every group but the last: four characters, three bytes, no padding;
 	 * a character outside the alphabet makes the OR negative. */
 	for (i = 0; i + 4 < len; i += 4) {
-		int32_t a = b64_values[(unsigned char)in[i]], b = b64_values[(unsigned char)in[i + 1]];
-		int32_t c = b64_values[(unsigned char)in[i + 2]], d = b64_values[(unsigned char)in[i + 3]];
+		const unsigned char *g = (const unsigned char *)in + i;
+		int32_t a = b64_values[g[0]], b = b64_values[g[1]];
+		int32_t c = b64_values[g[2]], d = b64_values[g[3]];
+		uint32_t w;
 		if ((a | b | c | d) < 0)
 			return -1;
-		uint32_t w = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;
+		w = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;
 		out[o++] = (uint8_t)(w >> 16);
 		out[o++] = (uint8_t)(w >> 8);
 		out[o++] = (uint8_t)w;

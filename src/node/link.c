@@ -876,10 +876,10 @@ static long link_read_frames(struct link *l, struct bufferevent *bev)
 
 /* A path to us is read at the loop's first priority while what it brings
  * is small (urgent entries out of order, a few receipts), and at the
- * common one while it carries runs: an urgent entry on a quiet path is then read
- * before the runs already waiting on the busy one.  (A priority cannot
- * change while the path's event is pending in the loop; it is tried
- * again after the next read.) */
+ * common one while it carries runs: an urgent entry on a quiet path is
+ * then read before the runs already waiting on the busy one.  (A priority
+ * cannot change while the path's event is pending in the loop; it is
+ * tried again after the next read.) */
 #define LINK_BULK_READ (16 * 1024)
 
 static void link_read(struct bufferevent *bev, void *arg)

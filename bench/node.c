@@ -4,7 +4,7 @@
  * disk's floor measured in the same run (bench/peers).
  *
  *   build/rel/bench/node [--quick] [--keep] [--dir DIR] [--parley PATH]
- *                        [--peers PATH] [--no-peers]
+ *                        [--peers PATH] [--no-peers] [--flash N]
  *
  * What is measured, each figure printed as one `RESULT <name> <value>` line:
  *
@@ -22,7 +22,8 @@
  *     and tile 1 of the entry bundles, fetched from A and from B's mirror,
  *     shows it (and that both serve the same bytes).  A fresh pair of nodes
  *     for each size.
- *  2. FLASH latency, idle: one FLASH message of 256 B at a time on a fresh
+ *  2. FLASH latency, idle: 50 FLASH messages of 256 B (--quick 20, or
+ *     --flash N, in this step and the next), one at a time on a fresh
  *     pair, each waited for until its outbox row says receipted.  The
  *     figure is the node's own receipted_ms - submitted_ms (whole ms); the
  *     client's view (POST sent -> receipt seen, polling every ms) is

@@ -51,8 +51,13 @@ static const char *const node_schema =
 	"CREATE TABLE IF NOT EXISTS outbox(peer TEXT, idx INTEGER, prec INTEGER,"
 	" type TEXT, time INTEGER, id TEXT, receipted INTEGER, rtime INTEGER,"
 	" rcpt INTEGER, acked INTEGER, PRIMARY KEY(peer, idx)) WITHOUT ROWID;"
-	"CREATE INDEX IF NOT EXISTS outbox_unr ON outbox(peer, prec, idx)"
-	" WHERE receipted IS NULL;"
+	/* The oldest unreceipted entry of each precedence above ROUTINE, for
+	 * its deadline.  ROUTINE rows, the bulk, stay out of the index: their
+	 * oldest is found from the receipt mark along the primary key, and an
+	 * index holding every row cost each bulk commit four more pages. */
+	"DROP INDEX IF EXISTS outbox_unr;"
+	"CREATE INDEX IF NOT EXISTS outbox_urg ON outbox(peer, prec, idx)"
+	" WHERE receipted IS NULL AND prec <> 3;"
 	/* The receipts that moved a peer's cumulative mark ("below"): an
 	 * outbox row under the mark is receipted by the first of them above
 	 * it, found when the row is read, so that a receipt costs one row
@@ -63,8 +68,10 @@ static const char *const node_schema =
 	"CREATE TABLE IF NOT EXISTS inbox(origin TEXT, idx INTEGER, prec INTEGER,"
 	" type TEXT, time INTEGER, received INTEGER, acked INTEGER, ackidx INTEGER,"
 	" PRIMARY KEY(origin, idx)) WITHOUT ROWID;"
-	"CREATE INDEX IF NOT EXISTS inbox_unacked ON inbox(origin, prec, idx)"
-	" WHERE acked IS NULL;"
+	/* Likewise for the operator's acknowledgment (node_deadlines). */
+	"DROP INDEX IF EXISTS inbox_unacked;"
+	"CREATE INDEX IF NOT EXISTS inbox_urg ON inbox(origin, prec, idx)"
+	" WHERE acked IS NULL AND prec <> 3;"
 	"CREATE TABLE IF NOT EXISTS held(origin TEXT, idx INTEGER, entry BLOB,"
 	" cpnote TEXT, proof TEXT, PRIMARY KEY(origin, idx)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS ckpt(origin TEXT, size INTEGER, note TEXT,"
@@ -1892,16 +1899,25 @@ static void node_after_commit(struct node *n, int ok, int deferred,
 static void node_deadlines(struct node *n, struct npeer *p, int64_t now)
 {
 	sqlite3_stmt *st;
-	int pr;
+	int pr, rc;
 	char key[700];
 
+	_Static_assert(ENV_ROUTINE == 3 && NODE_NPREC == 4,
+		      "outbox_urg and inbox_urg hold every precedence but 3, ROUTINE");
 	for (pr = 0; pr < NODE_NPREC; pr++) {
 		int64_t dl = (int64_t)n->conf.receipt_deadline[pr] * 1000;
-		/* INDEXED BY: left to itself, SQLite walks the primary key in
-		 * idx order through every receipted row (O(history) a second) */
-		st = q(n, "SELECT idx, time FROM outbox INDEXED BY outbox_unr WHERE peer = ?1"
-			  " AND prec = ?2 AND idx >= ?3 AND receipted IS NULL ORDER BY idx"
-			  " LIMIT 1");
+		int routine = pr == ENV_ROUTINE;
+
+		/* Above ROUTINE, the partial index (INDEXED BY: left to itself,
+		 * SQLite may walk the primary key through every receipted row).
+		 * ROUTINE, the primary key from the receipt mark: the rows above
+		 * it are unreceipted but for a few receipted out of order. */
+		st = q(n, routine ?
+		       "SELECT idx, time FROM outbox WHERE peer = ?1 AND prec = ?2"
+		       " AND idx >= ?3 AND receipted IS NULL ORDER BY idx LIMIT 1" :
+		       "SELECT idx, time FROM outbox INDEXED BY outbox_urg WHERE peer = ?1"
+		       " AND prec = ?2 AND prec <> 3 AND idx >= ?3 AND receipted IS NULL"
+		       " ORDER BY idx LIMIT 1");
 		sqlite3_bind_text(st, 1, p->card.name, -1, SQLITE_STATIC);
 		sqlite3_bind_int(st, 2, pr);
 		sqlite3_bind_int64(st, 3, (sqlite3_int64)p->rcpt_lo);
@@ -1918,12 +1934,24 @@ static void node_deadlines(struct node *n, struct npeer *p, int64_t now)
 		}
 		sqlite3_reset(st);
 		dl = (int64_t)n->conf.ack_deadline[pr] * 1000;
-		st = q(n, "SELECT idx, received FROM inbox INDEXED BY inbox_unacked WHERE"
-			  " origin = ?1 AND prec = ?2 AND acked IS NULL ORDER BY idx LIMIT 1");
+		/* ROUTINE from ack_scan: below it, every ROUTINE row is acked. */
+		st = q(n, routine ?
+		       "SELECT idx, received FROM inbox WHERE origin = ?1 AND prec = ?2"
+		       " AND idx >= ?3 AND acked IS NULL ORDER BY idx LIMIT 1" :
+		       "SELECT idx, received FROM inbox INDEXED BY inbox_urg WHERE"
+		       " origin = ?1 AND prec = ?2 AND prec <> 3 AND idx >= ?3"
+		       " AND acked IS NULL ORDER BY idx LIMIT 1");
 		sqlite3_bind_text(st, 1, p->in_origin, -1, SQLITE_STATIC);
 		sqlite3_bind_int(st, 2, pr);
-		if (sqlite3_step(st) == SQLITE_ROW &&
-		    now - sqlite3_column_int64(st, 1) > dl) {
+		sqlite3_bind_int64(st, 3, routine ? (sqlite3_int64)p->ack_scan : 0);
+		rc = sqlite3_step(st);
+		if (routine)
+			/* Rows come in order below the durable mirror size, and
+			 * an ack is never undone: the next scan starts at the
+			 * row found, or at that size when none was. */
+			p->ack_scan = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) :
+				      p->ack_scan > p->d_size ? p->ack_scan : p->d_size;
+		if (rc == SQLITE_ROW && now - sqlite3_column_int64(st, 1) > dl) {
 			uint64_t idx = (uint64_t)sqlite3_column_int64(st, 0);
 			snprintf(key, sizeof key, "ack-overdue/%s/%llu", p->in_origin,
 				 (unsigned long long)idx);

@@ -213,6 +213,7 @@ struct npeer {
 	uint64_t dv_size;         /* durable verified checkpoint */
 	char *dv_note;
 	uint64_t d_size;          /* durable mirror size */
+	uint64_t ack_scan;        /* inbox ROUTINE rows below: acked */
 	struct idxset d_held;     /* durable held set */
 	uint64_t rc_below;        /* what our last receipt said */
 	size_t rc_nalso;

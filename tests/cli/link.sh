@@ -173,13 +173,21 @@ echo "test-interval 1" >>"$T/a/node.conf"
 node_kill a
 node_start a
 echo "nobody there" | "$PARLEY" send "$T/a" --to $B_NAME --precedence FLASH >/dev/null || fail "send to a stopped peer"
-wait_for sh -c "\"$PARLEY\" status \"$T/a\" | grep -q receipt-overdue" || fail "no receipt-overdue alarm"
-ok "a missed receipt deadline raises an alarm in status"
+echo "nobody there either" | "$PARLEY" send "$T/a" --to $B_NAME --precedence ROUTINE >"$T/s2" ||
+	fail "send ROUTINE to a stopped peer"
+R=$(awk '{print $2}' "$T/s2")
+for pr in FLASH ROUTINE; do
+	wait_for sh -c "\"$PARLEY\" status \"$T/a\" | grep -q 'receipt-overdue .* for $pr entry'" ||
+		fail "no receipt-overdue alarm for the $pr message"
+done
+"$PARLEY" status "$T/a" | grep -q "receipt-overdue .* for ROUTINE entry $A_OUT/$R within" ||
+	fail "the ROUTINE receipt alarm does not name the oldest unreceipted ROUTINE entry, $R"
+ok "a missed receipt deadline raises an alarm in status (FLASH, and ROUTINE naming entry $R)"
 "$PARLEY" outbox "$T/a" | grep FLASH | grep -q OVERDUE || fail "outbox does not flag the overdue FLASH"
 ok "outbox flags it overdue"
 wait_for sh -c "\"$PARLEY\" status \"$T/a\" | grep -q test-missed" || fail "no test-missed alarm"
 ok "a missed periodic test message raises an alarm"
-N=$((N + 1))
+N=$((N + 2))
 
 # --- clock skew --------------------------------------------------------------
 PARLEY_CLOCK_OFFSET_MS=120000 node_start b
@@ -188,6 +196,28 @@ ok "a peer clock 120 s off raises a clock-skew alarm"
 node_kill b
 node_start b
 exactly_once $N "after the outage"
+
+# --- operator acknowledgment deadlines ----------------------------------------
+# b's oldest unacknowledged message of each precedence raises ack-overdue;
+# acknowledging the oldest ROUTINE one moves the alarm on to the next.
+oldest_new() {
+	"$PARLEY" inbox "$T/b" --json >"$T/in2.json"
+	flat "$T/in2.json" | awk -v p="$1" '$2 ~ p && $3 ~ /new/ {print $1; exit}'
+}
+ack_alarm() { "$PARLEY" status "$T/b" | grep -q "ack-overdue .*: $1 message $A_OUT/$2 not acknowledged"; }
+node_kill b
+echo "ack-deadlines 1 1 1 1" >>"$T/b/node.conf"
+node_start b
+for pr in FLASH ROUTINE; do
+	I=$(oldest_new $pr)
+	[ -n "$I" ] || fail "b holds no unacknowledged $pr message"
+	wait_for ack_alarm $pr "$I" || fail "no ack-overdue alarm for $pr message $I, b's oldest unacknowledged"
+done
+"$PARLEY" ack "$T/b" "$A_OUT" "$I" >/dev/null || fail "ack of ROUTINE message $I"
+J=$(oldest_new ROUTINE)
+[ -n "$J" ] && [ "$J" -gt "$I" ] || fail "after acknowledging $I, the oldest unacknowledged ROUTINE is '$J'"
+wait_for ack_alarm ROUTINE "$J" || fail "no ack-overdue alarm for ROUTINE message $J once $I was acknowledged"
+ok "missed acknowledgment deadlines raise alarms (FLASH, ROUTINE $I, then ROUTINE $J once $I was acknowledged)"
 
 # --- storage quota: a full disk refuses submissions, damages nothing --------
 node_kill a

@@ -1187,7 +1187,14 @@ static int encode_message_fast(const struct envelope *env, char **out, size_t *l
 	    !utf8_valid((const unsigned char *)env->subject, sl) ||
 	    !utf8_valid((const unsigned char *)env->text, tl))
 		return 0;
-	cap = ENV_MAX_SIZE + 1;
+	/* Room for the worst case, every byte escaped as \u00XX, up to the
+	 * envelope limit.  A bulk request holds thousands of these until its
+	 * commit: each gets what it may need, not the limit (64 KiB each had
+	 * the node touching and returning hundreds of megabytes a second). */
+	cap = 128 + 6 * (strlen(env->from) + strlen(env->to) + strlen(when) +
+			 strlen(env->id) + strlen(env_prec_name(env->prec)) + sl + tl);
+	if (cap > ENV_MAX_SIZE + 1)
+		cap = ENV_MAX_SIZE + 1;
 	b = malloc(cap + 1);
 	if (b == NULL)
 		return 0;
@@ -1214,6 +1221,11 @@ static int encode_message_fast(const struct envelope *env, char **out, size_t *l
 		return 0;
 	}
 	b[at] = '\0';
+	if (cap - at > 64) {
+		char *fit = realloc(b, at + 1);
+		if (fit != NULL)
+			b = fit;
+	}
 	*out = b;
 	*len = at;
 	return 1;

@@ -918,11 +918,9 @@ static void api_ack(struct node *n, struct evhttp_request *req)
 		api_error(req, 404, "no inbound log \"%.100s\"", origin);
 		goto out;
 	}
-	sqlite3_prepare_v2(n->db, "SELECT prec, ackidx FROM inbox WHERE origin = ?1 AND idx = ?2",
-			   -1, &st, NULL);
-	sqlite3_bind_text(st, 1, origin, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)idx);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	sqlite3_prepare_v2(n->db, "SELECT prec, ackidx FROM inbox WHERE k = ?1", -1, &st, NULL);
+	sqlite3_bind_int64(st, 1, node_key(p->in, idx));
+	if (idx < STORE_INDEX_LIMIT && sqlite3_step(st) == SQLITE_ROW) {
 		prec = sqlite3_column_int(st, 0);
 		if (sqlite3_column_type(st, 1) != SQLITE_NULL)
 			ackidx = sqlite3_column_int64(st, 1);
@@ -1058,6 +1056,16 @@ static int api_page_parse(struct node *n, struct evhttp_request *req,
 	return 0;
 }
 
+/* The first key of log l to list for peer i: after pg->after on the page's
+ * first peer, from the start on the next ones. */
+static sqlite3_int64 api_page_from(const struct store_log *l, const struct api_page *pg,
+				   size_t i)
+{
+	if (i != pg->first_peer || pg->after < 0)
+		return node_key(l, 0);
+	return node_key(l, (uint64_t)pg->after + 1);
+}
+
 static void api_page_reply(struct evhttp_request *req, const struct api_page *pg,
 			   json_t *arr, const char *last_peer, long long last_idx)
 {
@@ -1084,8 +1092,8 @@ static void api_inbox(struct node *n, struct evhttp_request *req)
 	api_page_parse(n, req, &pg);
 	for (i = 0; i < n->npeers; i++)
 		ntreaty_advance(n, n->peers[i]);
-	if (sqlite3_prepare_v2(n->db, "SELECT idx, prec, type, time, received, acked, ackidx"
-			       " FROM inbox WHERE origin = ?1 AND idx > ?2 ORDER BY idx", -1, &st,
+	if (sqlite3_prepare_v2(n->db, "SELECT k, prec, type, time, received, acked, ackidx"
+			       " FROM inbox WHERE k >= ?1 AND k < ?2 ORDER BY k", -1, &st,
 			       NULL) != SQLITE_OK) {
 		json_decref(arr);
 		api_error(req, 500, "database: %s", sqlite3_errmsg(n->db));
@@ -1094,10 +1102,10 @@ static void api_inbox(struct node *n, struct evhttp_request *req)
 	for (i = pg.first_peer; i < n->npeers && last_peer == NULL; i++) {
 		struct npeer *p = n->peers[i];
 		sqlite3_reset(st);
-		sqlite3_bind_text(st, 1, p->in_origin, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, i == pg.first_peer ? pg.after : -1);
+		sqlite3_bind_int64(st, 1, api_page_from(p->in, &pg, i));
+		sqlite3_bind_int64(st, 2, node_key_end(p->in));
 		while (sqlite3_step(st) == SQLITE_ROW) {
-			uint64_t idx = (uint64_t)sqlite3_column_int64(st, 0);
+			uint64_t idx = node_key_idx(sqlite3_column_int64(st, 0));
 			int prec = sqlite3_column_int(st, 1);
 			if (pg.paged && count == pg.limit) {
 				last_peer = p->card.name;
@@ -1160,8 +1168,8 @@ static void api_outbox(struct node *n, struct evhttp_request *req)
 	const char *last_peer = NULL;
 
 	api_page_parse(n, req, &pg);
-	if (sqlite3_prepare_v2(n->db, "SELECT idx, prec, type, time, id, receipted, rtime,"
-			       " rcpt, acked FROM outbox WHERE peer = ?1 AND idx > ?2 ORDER BY idx",
+	if (sqlite3_prepare_v2(n->db, "SELECT k, prec, type, time, id, receipted, rtime,"
+			       " rcpt, acked FROM outbox WHERE k >= ?1 AND k < ?2 ORDER BY k",
 			       -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(n->db, "SELECT below, time, ridx FROM rcpts WHERE peer = ?1"
 			       " AND below > ?2 ORDER BY below", -1, &mk, NULL) != SQLITE_OK) {
@@ -1177,13 +1185,13 @@ static void api_outbox(struct node *n, struct evhttp_request *req)
 		int64_t below = -1, mk_time = 0, mk_idx = 0;
 		int mk_more = 1;
 		sqlite3_reset(st);
-		sqlite3_bind_text(st, 1, p->card.name, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, i == pg.first_peer ? pg.after : -1);
+		sqlite3_bind_int64(st, 1, api_page_from(p->out, &pg, i));
+		sqlite3_bind_int64(st, 2, node_key_end(p->out));
 		sqlite3_reset(mk);
 		sqlite3_bind_text(mk, 1, p->card.name, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(mk, 2, i == pg.first_peer ? pg.after : -1);
 		while (sqlite3_step(st) == SQLITE_ROW) {
-			uint64_t idx = (uint64_t)sqlite3_column_int64(st, 0);
+			uint64_t idx = node_key_idx(sqlite3_column_int64(st, 0));
 			int prec = sqlite3_column_int(st, 1) & 3;
 			int64_t rc_time = 0, rc_idx = 0;
 			while (mk_more && below <= (int64_t)idx) {
@@ -1320,20 +1328,20 @@ json_t *api_status(struct node *n)
 					"heartbeat_age_ms", (json_int_t)(now - l->last_rx_ms)));
 		for (k = 0; k < NODE_NPREC; k++)
 			json_object_set_new(backlog, api_prec((int)k), json_integer(0));
-		if (sqlite3_prepare_v2(n->db, "SELECT prec, COUNT(*) FROM outbox WHERE peer = ?1"
-				       " AND idx >= ?2 GROUP BY prec", -1, &st, NULL) == SQLITE_OK) {
-			sqlite3_bind_text(st, 1, p->card.name, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 2, (sqlite3_int64)p->r_size);
+		if (sqlite3_prepare_v2(n->db, "SELECT prec, COUNT(*) FROM outbox WHERE k >= ?1"
+				       " AND k < ?2 GROUP BY prec", -1, &st, NULL) == SQLITE_OK) {
+			sqlite3_bind_int64(st, 1, node_key(p->out, p->r_size));
+			sqlite3_bind_int64(st, 2, node_key_end(p->out));
 			while (sqlite3_step(st) == SQLITE_ROW)
 				json_object_set_new(backlog, api_prec(sqlite3_column_int(st, 0)),
 						    json_integer(sqlite3_column_int64(st, 1)));
 			sqlite3_finalize(st);
 		}
 		json_int_t unrc = 0;
-		if (sqlite3_prepare_v2(n->db, "SELECT COUNT(*) FROM outbox WHERE peer = ?1"
-				       " AND idx >= ?2 AND receipted IS NULL", -1, &st, NULL) == SQLITE_OK) {
-			sqlite3_bind_text(st, 1, p->card.name, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 2, (sqlite3_int64)p->rcpt_lo);
+		if (sqlite3_prepare_v2(n->db, "SELECT COUNT(*) FROM outbox WHERE k >= ?1"
+				       " AND k < ?2 AND receipted IS NULL", -1, &st, NULL) == SQLITE_OK) {
+			sqlite3_bind_int64(st, 1, node_key(p->out, p->rcpt_lo));
+			sqlite3_bind_int64(st, 2, node_key_end(p->out));
 			if (sqlite3_step(st) == SQLITE_ROW)
 				unrc = sqlite3_column_int64(st, 0);
 			sqlite3_finalize(st);

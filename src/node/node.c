@@ -45,18 +45,25 @@
 #include "nodeint.h"
 #include "tls.h"
 
+#define NODE_OUTBOX_COLS \
+	"(k INTEGER PRIMARY KEY, prec INTEGER, type TEXT, time INTEGER, id TEXT," \
+	" receipted INTEGER, rtime INTEGER, rcpt INTEGER, acked INTEGER)"
+#define NODE_INBOX_COLS \
+	"(k INTEGER PRIMARY KEY, prec INTEGER, type TEXT, time INTEGER," \
+	" received INTEGER, acked INTEGER, ackidx INTEGER)"
+
 static const char *const node_schema =
 	"CREATE TABLE IF NOT EXISTS ids(peer TEXT, id TEXT, idx INTEGER NOT NULL,"
 	" PRIMARY KEY(peer, id)) WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS outbox(peer TEXT, idx INTEGER, prec INTEGER,"
-	" type TEXT, time INTEGER, id TEXT, receipted INTEGER, rtime INTEGER,"
-	" rcpt INTEGER, acked INTEGER, PRIMARY KEY(peer, idx)) WITHOUT ROWID;"
+	/* outbox and inbox: one row per entry that needs a receipt, keyed
+	 * by entry (node_key), so that appending a run appends to the end of
+	 * one B-tree, and a peer's rows are one range of it. */
+	"CREATE TABLE IF NOT EXISTS outbox" NODE_OUTBOX_COLS ";"
 	/* The oldest unreceipted entry of each precedence above ROUTINE, for
 	 * its deadline.  ROUTINE rows, the bulk, stay out of the index: their
 	 * oldest is found from the receipt mark along the primary key, and an
 	 * index holding every row cost each bulk commit four more pages. */
-	"DROP INDEX IF EXISTS outbox_unr;"
-	"CREATE INDEX IF NOT EXISTS outbox_urg ON outbox(peer, prec, idx)"
+	"CREATE INDEX IF NOT EXISTS outbox_urg ON outbox(prec, k)"
 	" WHERE receipted IS NULL AND prec <> 3;"
 	/* The receipts that moved a peer's cumulative mark ("below"): an
 	 * outbox row under the mark is receipted by the first of them above
@@ -65,12 +72,9 @@ static const char *const node_schema =
 	 * for entries receipted out of order ("also"). */
 	"CREATE TABLE IF NOT EXISTS rcpts(peer TEXT, below INTEGER, ridx INTEGER,"
 	" time INTEGER, rtime INTEGER, PRIMARY KEY(peer, below)) WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS inbox(origin TEXT, idx INTEGER, prec INTEGER,"
-	" type TEXT, time INTEGER, received INTEGER, acked INTEGER, ackidx INTEGER,"
-	" PRIMARY KEY(origin, idx)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS inbox" NODE_INBOX_COLS ";"
 	/* Likewise for the operator's acknowledgment (node_deadlines). */
-	"DROP INDEX IF EXISTS inbox_unacked;"
-	"CREATE INDEX IF NOT EXISTS inbox_urg ON inbox(origin, prec, idx)"
+	"CREATE INDEX IF NOT EXISTS inbox_urg ON inbox(prec, k)"
 	" WHERE acked IS NULL AND prec <> 3;"
 	"CREATE TABLE IF NOT EXISTS held(origin TEXT, idx INTEGER, entry BLOB,"
 	" cpnote TEXT, proof TEXT, PRIMARY KEY(origin, idx)) WITHOUT ROWID;"
@@ -82,6 +86,84 @@ static const char *const node_schema =
 	" time INTEGER, kind TEXT, peer TEXT, detail TEXT, evidence TEXT);"
 	"CREATE TABLE IF NOT EXISTS pstate(peer TEXT PRIMARY KEY, rc_below INTEGER,"
 	" rc_nalso INTEGER);";
+
+/* Databases of earlier versions kept outbox and inbox as WITHOUT ROWID
+ * tables keyed by (peer, idx) and (origin, idx), with every row in a
+ * partial index.  Each is rebuilt keyed by entry, in one transaction, the
+ * first time such a database is opened; every row is carried over or
+ * nothing changes. */
+static int node_migrate(struct node *n, struct perr *e)
+{
+#define NODE_STR_(x) #x
+#define NODE_STR(x) NODE_STR_(x)
+	static const struct {
+		const char *table, *old_index, *cols, *copy;
+	} t[2] = {
+		{ "outbox", "outbox_unr", NODE_OUTBOX_COLS,
+		  "INSERT INTO outbox SELECT (l.id << " NODE_STR(STORE_KEY_SHIFT) ") | o.idx,"
+		  " o.prec, o.type, o.time, o.id, o.receipted, o.rtime, o.rcpt, o.acked"
+		  " FROM outbox_v1 o JOIN logs l ON l.origin = ?1 || '/to/' || o.peer" },
+		{ "inbox", "inbox_unacked", NODE_INBOX_COLS,
+		  "INSERT INTO inbox SELECT (l.id << " NODE_STR(STORE_KEY_SHIFT) ") | i.idx,"
+		  " i.prec, i.type, i.time, i.received, i.acked, i.ackidx"
+		  " FROM inbox_v1 i JOIN logs l ON l.origin = i.origin" },
+	};
+	char sql[512];
+	sqlite3_stmt *st = NULL;
+	int i, old;
+
+	for (i = 0; i < 2; i++) {
+		if (sqlite3_prepare_v2(n->db, "SELECT 1 FROM sqlite_schema WHERE type = 'table'"
+				       " AND name = ?1 AND sql LIKE '%WITHOUT ROWID%'", -1, &st,
+				       NULL) != SQLITE_OK)
+			goto fail;
+		sqlite3_bind_text(st, 1, t[i].table, -1, SQLITE_STATIC);
+		old = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_finalize(st);
+		st = NULL;
+		if (!old)
+			continue;
+		snprintf(sql, sizeof sql, "BEGIN; DROP INDEX IF EXISTS %s; DROP INDEX IF EXISTS %s_urg;"
+			 " ALTER TABLE %s RENAME TO %s_v1; CREATE TABLE %s%s;", t[i].old_index,
+			 t[i].table, t[i].table, t[i].table, t[i].table, t[i].cols);
+		if (sqlite3_exec(n->db, sql, NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_prepare_v2(n->db, t[i].copy, -1, &st, NULL) != SQLITE_OK)
+			goto fail;
+		sqlite3_bind_text(st, 1, n->conf.name, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			goto fail;
+		sqlite3_finalize(st);
+		st = NULL;
+		snprintf(sql, sizeof sql, "SELECT (SELECT COUNT(*) FROM %s_v1) - (SELECT COUNT(*) FROM %s)",
+			 t[i].table, t[i].table);
+		if (sqlite3_prepare_v2(n->db, sql, -1, &st, NULL) != SQLITE_OK ||
+		    sqlite3_step(st) != SQLITE_ROW)
+			goto fail;
+		if (sqlite3_column_int64(st, 0) != 0) {
+			perr_set(e, "database: upgrading table %s: %lld rows name no log held here;"
+				 " nothing was changed", t[i].table,
+				 (long long)sqlite3_column_int64(st, 0));
+			sqlite3_finalize(st);
+			sqlite3_exec(n->db, "ROLLBACK", NULL, NULL, NULL);
+			return -1;
+		}
+		sqlite3_finalize(st);
+		st = NULL;
+		snprintf(sql, sizeof sql, "DROP TABLE %s_v1; COMMIT;", t[i].table);
+		if (sqlite3_exec(n->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+			goto fail;
+	}
+	return 0;
+fail:
+	perr_set(e, "database: upgrading the outbox and inbox tables: %s; nothing was changed",
+		 sqlite3_errmsg(n->db));
+	sqlite3_finalize(st);
+	if (!sqlite3_get_autocommit(n->db))
+		sqlite3_exec(n->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+#undef NODE_STR
+#undef NODE_STR_
+}
 
 static volatile sig_atomic_t node_dummy;
 
@@ -527,12 +609,11 @@ static void node_apply_receipt(struct node *n, struct npeer *p,
 		if (env->also[i] < p->rcpt_lo)
 			continue; /* receipted by the mark already */
 		st = q(n, "UPDATE outbox SET receipted = ?1, rtime = ?2, rcpt = ?3"
-			  " WHERE peer = ?4 AND idx = ?5 AND receipted IS NULL");
+			  " WHERE k = ?4 AND receipted IS NULL");
 		sqlite3_bind_int64(st, 1, now);
 		sqlite3_bind_int64(st, 2, env->time);
 		sqlite3_bind_int64(st, 3, (sqlite3_int64)ridx);
-		sqlite3_bind_text(st, 4, p->card.name, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 5, (sqlite3_int64)env->also[i]);
+		sqlite3_bind_int64(st, 4, node_key(p->out, env->also[i]));
 		q_done(n, st, &e);
 	}
 }
@@ -568,11 +649,10 @@ static void node_apply_ack(struct node *n, struct npeer *p,
 				   r->origin, (unsigned long long)r->index);
 			continue;
 		}
-		sqlite3_stmt *st = q(n, "UPDATE outbox SET acked = ?1 WHERE peer = ?2"
-					" AND idx = ?3 AND acked IS NULL");
+		sqlite3_stmt *st = q(n, "UPDATE outbox SET acked = ?1 WHERE k = ?2"
+					" AND acked IS NULL");
 		sqlite3_bind_int64(st, 1, now);
-		sqlite3_bind_text(st, 2, p->card.name, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, (sqlite3_int64)r->index);
+		sqlite3_bind_int64(st, 2, node_key(p->out, r->index));
 		q_done(n, st, &e);
 	}
 }
@@ -614,14 +694,13 @@ static void node_process(struct node *n, struct npeer *p, uint64_t idx,
 		p->last_test_rx_ms = now;
 		break;
 	default: {
-		sqlite3_stmt *st = q(n, "INSERT OR IGNORE INTO inbox(origin, idx, prec,"
-					" type, time, received) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
-		sqlite3_bind_text(st, 1, p->in_origin, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)idx);
-		sqlite3_bind_int(st, 3, env.prec);
-		sqlite3_bind_text(st, 4, env_type_name(env.type), -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 5, env.time);
-		sqlite3_bind_int64(st, 6, now);
+		sqlite3_stmt *st = q(n, "INSERT OR IGNORE INTO inbox(k, prec, type, time,"
+					" received) VALUES(?1, ?2, ?3, ?4, ?5)");
+		sqlite3_bind_int64(st, 1, node_key(p->in, idx));
+		sqlite3_bind_int(st, 2, env.prec);
+		sqlite3_bind_text(st, 3, env_type_name(env.type), -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, env.time);
+		sqlite3_bind_int64(st, 5, now);
 		q_done(n, st, &e);
 		if (env.prec == ENV_FLASH || env.prec == ENV_IMMEDIATE)
 			node_log(n, "received %s %s %s/%llu", env_prec_name(env.prec),
@@ -1271,14 +1350,13 @@ fresh:
 			ents[k] = s->ent;
 			lens[k++] = s->len;
 			if (env_needs_receipt(s->type)) {
-				st = q(n, "INSERT INTO outbox(peer, idx, prec, type, time, id)"
-					  " VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
-				sqlite3_bind_text(st, 1, p->card.name, -1, SQLITE_STATIC);
-				sqlite3_bind_int64(st, 2, (sqlite3_int64)s->idx);
-				sqlite3_bind_int(st, 3, s->prec);
-				sqlite3_bind_text(st, 4, env_type_name(s->type), -1, SQLITE_STATIC);
-				sqlite3_bind_int64(st, 5, node_now_ms());
-				sqlite3_bind_text(st, 6, s->id, -1, SQLITE_STATIC);
+				st = q(n, "INSERT INTO outbox(k, prec, type, time, id)"
+					  " VALUES(?1, ?2, ?3, ?4, ?5)");
+				sqlite3_bind_int64(st, 1, node_key(p->out, s->idx));
+				sqlite3_bind_int(st, 2, s->prec);
+				sqlite3_bind_text(st, 3, env_type_name(s->type), -1, SQLITE_STATIC);
+				sqlite3_bind_int64(st, 4, node_now_ms());
+				sqlite3_bind_text(st, 5, s->id, -1, SQLITE_STATIC);
 				if (q_done(n, st, e) != 0) {
 					free(ents);
 					free(lens);
@@ -1286,12 +1364,11 @@ fresh:
 				}
 			}
 			if (s->type == ENV_ACK && s->ack_of) {
-				st = q(n, "UPDATE inbox SET acked = ?1, ackidx = ?2 WHERE origin = ?3"
-					  " AND idx = ?4");
+				st = q(n, "UPDATE inbox SET acked = ?1, ackidx = ?2 WHERE k = ?3");
 				sqlite3_bind_int64(st, 1, node_now_ms());
 				sqlite3_bind_int64(st, 2, (sqlite3_int64)s->idx);
-				sqlite3_bind_text(st, 3, s->ack_of->in_origin, -1, SQLITE_STATIC);
-				sqlite3_bind_int64(st, 4, s->inbox_ack_idx);
+				sqlite3_bind_int64(st, 3, node_key(s->ack_of->in,
+								   (uint64_t)s->inbox_ack_idx));
 				if (q_done(n, st, e) != 0) {
 					free(ents);
 					free(lens);
@@ -1913,17 +1990,17 @@ static void node_deadlines(struct node *n, struct npeer *p, int64_t now)
 		 * ROUTINE, the primary key from the receipt mark: the rows above
 		 * it are unreceipted but for a few receipted out of order. */
 		st = q(n, routine ?
-		       "SELECT idx, time FROM outbox WHERE peer = ?1 AND prec = ?2"
-		       " AND idx >= ?3 AND receipted IS NULL ORDER BY idx LIMIT 1" :
-		       "SELECT idx, time FROM outbox INDEXED BY outbox_urg WHERE peer = ?1"
-		       " AND prec = ?2 AND prec <> 3 AND idx >= ?3 AND receipted IS NULL"
-		       " ORDER BY idx LIMIT 1");
-		sqlite3_bind_text(st, 1, p->card.name, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 2, pr);
-		sqlite3_bind_int64(st, 3, (sqlite3_int64)p->rcpt_lo);
+		       "SELECT k, time FROM outbox WHERE prec = ?1 AND k >= ?2 AND k < ?3"
+		       " AND receipted IS NULL ORDER BY k LIMIT 1" :
+		       "SELECT k, time FROM outbox INDEXED BY outbox_urg WHERE prec = ?1"
+		       " AND prec <> 3 AND k >= ?2 AND k < ?3 AND receipted IS NULL"
+		       " ORDER BY k LIMIT 1");
+		sqlite3_bind_int(st, 1, pr);
+		sqlite3_bind_int64(st, 2, node_key(p->out, p->rcpt_lo));
+		sqlite3_bind_int64(st, 3, node_key_end(p->out));
 		if (sqlite3_step(st) == SQLITE_ROW &&
 		    now - sqlite3_column_int64(st, 1) > dl) {
-			uint64_t idx = (uint64_t)sqlite3_column_int64(st, 0);
+			uint64_t idx = node_key_idx(sqlite3_column_int64(st, 0));
 			snprintf(key, sizeof key, "receipt-overdue/%s/%llu", p->out_origin,
 				 (unsigned long long)idx);
 			node_alarm(n, "receipt-overdue", p->card.name, key, NULL,
@@ -1936,23 +2013,23 @@ static void node_deadlines(struct node *n, struct npeer *p, int64_t now)
 		dl = (int64_t)n->conf.ack_deadline[pr] * 1000;
 		/* ROUTINE from ack_scan: below it, every ROUTINE row is acked. */
 		st = q(n, routine ?
-		       "SELECT idx, received FROM inbox WHERE origin = ?1 AND prec = ?2"
-		       " AND idx >= ?3 AND acked IS NULL ORDER BY idx LIMIT 1" :
-		       "SELECT idx, received FROM inbox INDEXED BY inbox_urg WHERE"
-		       " origin = ?1 AND prec = ?2 AND prec <> 3 AND idx >= ?3"
-		       " AND acked IS NULL ORDER BY idx LIMIT 1");
-		sqlite3_bind_text(st, 1, p->in_origin, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 2, pr);
-		sqlite3_bind_int64(st, 3, routine ? (sqlite3_int64)p->ack_scan : 0);
+		       "SELECT k, received FROM inbox WHERE prec = ?1 AND k >= ?2 AND k < ?3"
+		       " AND acked IS NULL ORDER BY k LIMIT 1" :
+		       "SELECT k, received FROM inbox INDEXED BY inbox_urg WHERE prec = ?1"
+		       " AND prec <> 3 AND k >= ?2 AND k < ?3 AND acked IS NULL"
+		       " ORDER BY k LIMIT 1");
+		sqlite3_bind_int(st, 1, pr);
+		sqlite3_bind_int64(st, 2, node_key(p->in, routine ? p->ack_scan : 0));
+		sqlite3_bind_int64(st, 3, node_key_end(p->in));
 		rc = sqlite3_step(st);
 		if (routine)
 			/* Rows come in order below the durable mirror size, and
 			 * an ack is never undone: the next scan starts at the
 			 * row found, or at that size when none was. */
-			p->ack_scan = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) :
+			p->ack_scan = rc == SQLITE_ROW ? node_key_idx(sqlite3_column_int64(st, 0)) :
 				      p->ack_scan > p->d_size ? p->ack_scan : p->d_size;
 		if (rc == SQLITE_ROW && now - sqlite3_column_int64(st, 1) > dl) {
-			uint64_t idx = (uint64_t)sqlite3_column_int64(st, 0);
+			uint64_t idx = node_key_idx(sqlite3_column_int64(st, 0));
 			snprintf(key, sizeof key, "ack-overdue/%s/%llu", p->in_origin,
 				 (unsigned long long)idx);
 			node_alarm(n, "ack-overdue", p->card.name, key, NULL,
@@ -2181,6 +2258,8 @@ static int node_open(struct node *n, const char *dir, struct perr *e)
 	    store_open(&n->st, path, 0, NULL, e) != 0)
 		return -1;
 	n->db = store_sqlite(n->st);
+	if (node_migrate(n, e) != 0)
+		return -1;
 	if (sqlite3_exec(n->db, node_schema, NULL, NULL, NULL) != SQLITE_OK)
 		return perr_set(e, "database: %s", sqlite3_errmsg(n->db));
 	if (ntreaty_init(n, e) != 0)

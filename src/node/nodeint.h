@@ -26,6 +26,7 @@
 #include <event2/http.h>
 #include <jansson.h>
 #include <openssl/ssl.h>
+#include <sqlite3.h>
 
 #include "card.h"
 #include "envelope.h"
@@ -365,6 +366,25 @@ enum {
 	CRASH_STORED_BEFORE_ACK,   /* receiver: mirror durable, no ACK yet */
 	CRASH_ACK_BEFORE_RECEIPT,  /* receiver: ACK sent, receipt not logged */
 };
+
+/* outbox and inbox rows are keyed by entry: the key of entry idx of log l
+ * in the store (store_log_key), so that a run's rows are appended to one
+ * B-tree and a log's rows are the range [node_key(l, 0), node_key_end(l)). */
+static inline sqlite3_int64 node_key_end(const struct store_log *l)
+{
+	return (sqlite3_int64)(store_log_key(l, 0) + STORE_INDEX_LIMIT);
+}
+
+/* (An index beyond the limit is the end of the range.) */
+static inline sqlite3_int64 node_key(const struct store_log *l, uint64_t idx)
+{
+	return idx < STORE_INDEX_LIMIT ? (sqlite3_int64)store_log_key(l, idx) : node_key_end(l);
+}
+
+static inline uint64_t node_key_idx(sqlite3_int64 k)
+{
+	return (uint64_t)k & (STORE_INDEX_LIMIT - 1);
+}
 
 /* idxset */
 int idxset_has(const struct idxset *s, uint64_t v);

@@ -124,14 +124,15 @@ static struct treaty_engine *own_engine(struct node *n, struct npeer *p,
 		return p->tr_out[k];
 	if ((g = treaty_engine_new(d)) == NULL)
 		return perr_set(e, "out of memory"), NULL;
-	if (sqlite3_prepare_v2(n->db, "SELECT idx FROM outbox WHERE peer = ?1 AND "
-			       "type = 'notification' ORDER BY idx", -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(n->db, "SELECT k FROM outbox WHERE k >= ?1 AND k < ?2 AND "
+			       "type = 'notification' ORDER BY k", -1, &st, NULL) != SQLITE_OK) {
 		treaty_engine_free(g);
 		return perr_set(e, "database: %s", sqlite3_errmsg(n->db)), NULL;
 	}
-	sqlite3_bind_text(st, 1, p->card.name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 1, node_key(p->out, 0));
+	sqlite3_bind_int64(st, 2, node_key_end(p->out));
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		uint64_t idx = (uint64_t)sqlite3_column_int64(st, 0);
+		uint64_t idx = node_key_idx(sqlite3_column_int64(st, 0));
 		struct envelope env;
 		uint8_t *ent;
 		size_t len;
@@ -256,16 +257,15 @@ void ntreaty_advance(struct node *n, struct npeer *p)
 
 	if (p->tr_in_next >= hi)
 		return;
-	if (sqlite3_prepare_v2(n->db, "SELECT idx, received FROM inbox WHERE origin = ?1 AND "
-			       "idx >= ?2 AND idx < ?3 AND type = 'notification' ORDER BY idx "
-			       "LIMIT ?4", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(n->db, "SELECT k, received FROM inbox WHERE k >= ?1 AND k < ?2"
+			       " AND type = 'notification' ORDER BY k LIMIT ?3", -1, &st,
+			       NULL) != SQLITE_OK)
 		return;
-	sqlite3_bind_text(st, 1, p->in_origin, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)p->tr_in_next);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)hi);
-	sqlite3_bind_int(st, 4, NTREATY_BUDGET);
+	sqlite3_bind_int64(st, 1, node_key(p->in, p->tr_in_next));
+	sqlite3_bind_int64(st, 2, node_key(p->in, hi));
+	sqlite3_bind_int(st, 3, NTREATY_BUDGET);
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		uint64_t idx = (uint64_t)sqlite3_column_int64(st, 0);
+		uint64_t idx = node_key_idx(sqlite3_column_int64(st, 0));
 		int64_t rcv = sqlite3_column_int64(st, 1) / 1000;
 		struct envelope env;
 		struct perr e;
@@ -378,14 +378,15 @@ static int find_ref(struct node *n, struct npeer *p, int ours, enum env_type t,
 	int found = 0;
 
 	if (sqlite3_prepare_v2(n->db, ours ?
-			       "SELECT idx FROM outbox WHERE peer = ?1 AND type = ?2 ORDER BY idx" :
-			       "SELECT idx FROM inbox WHERE origin = ?1 AND type = ?2 ORDER BY idx",
+			       "SELECT k FROM outbox WHERE k >= ?1 AND k < ?2 AND type = ?3 ORDER BY k" :
+			       "SELECT k FROM inbox WHERE k >= ?1 AND k < ?2 AND type = ?3 ORDER BY k",
 			       -1, &st, NULL) != SQLITE_OK)
 		return 0;
-	sqlite3_bind_text(st, 1, ours ? p->card.name : p->in_origin, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, env_type_name(t), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 1, node_key(ours ? p->out : p->in, 0));
+	sqlite3_bind_int64(st, 2, node_key_end(ours ? p->out : p->in));
+	sqlite3_bind_text(st, 3, env_type_name(t), -1, SQLITE_STATIC);
 	while (!found && sqlite3_step(st) == SQLITE_ROW) {
-		uint64_t idx = (uint64_t)sqlite3_column_int64(st, 0);
+		uint64_t idx = node_key_idx(sqlite3_column_int64(st, 0));
 		uint8_t *ent;
 		size_t len;
 		if (store_entry(ours ? p->out : p->in, idx, &ent, &len, NULL) != 0)

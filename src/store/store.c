@@ -93,7 +93,12 @@ static int store_prepare(struct store *s, sqlite3_stmt **st, const char *sql,
 
 static uint64_t store_entry_key(const struct store_log *l, uint64_t idx)
 {
-	return (uint64_t)l->id << 40 | idx;
+	return (uint64_t)l->id << STORE_KEY_SHIFT | idx;
+}
+
+uint64_t store_log_key(const struct store_log *l, uint64_t idx)
+{
+	return store_entry_key(l, idx);
 }
 
 static uint64_t store_tile_key(const struct store_log *l, unsigned level,

@@ -63,6 +63,12 @@ void store_log_list_free(char **origins, size_t n);
 
 const char *store_log_origin(const struct store_log *l);
 uint64_t store_log_size(const struct store_log *l);
+/* Entry idx of l as the entries table keys it, log << 40 | idx (idx below
+ * STORE_INDEX_LIMIT).  Tables keyed by entry elsewhere use the same key, so
+ * that one log's rows are the range [key(l, 0), key(l, STORE_INDEX_LIMIT)). */
+#define STORE_KEY_SHIFT 40
+#define STORE_INDEX_LIMIT ((uint64_t)1 << STORE_KEY_SHIFT)
+uint64_t store_log_key(const struct store_log *l, uint64_t idx);
 
 /* Transactions spanning several calls (group commit).  Without one, each
  * store_append is its own durable transaction. */

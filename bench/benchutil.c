@@ -225,6 +225,23 @@ double bu_proc_cpu(pid_t pid)
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+double bu_proc_write_bytes(pid_t pid)
+{
+	char path[64], line[128];
+	unsigned long long v;
+	double r = -1;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/io", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "write_bytes: %llu", &v) == 1)
+			r = (double)v;
+	fclose(f);
+	return r;
+}
+
 /* Fixed ports collide with a system instance or a second bench run; the
  * kernel's choice of a free one is the best guess available. */
 int bu_free_port(void)

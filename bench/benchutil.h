@@ -71,6 +71,10 @@ int bu_stop(pid_t pid, double limit);
  * or -1 when unknown. */
 double bu_proc_cpu(pid_t pid);
 
+/* Bytes pid (all its threads) has caused to be written to storage so far
+ * ("write_bytes" of /proc/PID/io), or -1 when unknown. */
+double bu_proc_write_bytes(pid_t pid);
+
 /* A loopback TCP port the kernel considers free now.  Another process may
  * take it before it is bound; the server then fails to start and says so. */
 int bu_free_port(void);

@@ -51,7 +51,9 @@
  * and B must report A's whole log as received — a fast wrong answer cannot
  * pass for a fast answer.  Next to each rate: CPU time per message of node
  * A, node B and this process, which move less than rates on a shared
- * 2-core machine.  After each pair is stopped, the alarms its nodes raised
+ * 2-core machine, and the bytes each node wrote to the disk per message
+ * (/proc/PID/io; the checkpoints' copies only as far as they have got).
+ * After each pair is stopped, the alarms its nodes raised
  * and the paths their logs show going down are printed as NOTE lines.
  *
  * While a run drains, B's status is polled (B's durable contiguous copy,
@@ -1043,13 +1045,18 @@ static void e2e_b_progress(struct e2e_pair *pr, int64_t *received, int64_t *b_lo
 	json_decref(st);
 }
 
+/* CPU seconds of each node and of this process; bytes each node has
+ * written to the disk (its WAL, and the checkpoints' copies to the
+ * database file as far as they have got). */
 struct e2e_cpu {
 	double a, b, self;
+	double wa, wb;
 };
 
 static struct e2e_cpu e2e_cpu_now(struct e2e_pair *pr)
 {
-	struct e2e_cpu c = { bu_proc_cpu(pr->a.pid), bu_proc_cpu(pr->b.pid), bu_cpu() };
+	struct e2e_cpu c = { bu_proc_cpu(pr->a.pid), bu_proc_cpu(pr->b.pid), bu_cpu(),
+			     bu_proc_write_bytes(pr->a.pid), bu_proc_write_bytes(pr->b.pid) };
 	return c;
 }
 
@@ -1304,6 +1311,8 @@ static struct e2e_tput e2e_throughput(size_t entry, uint64_t n, enum e2e_tag tag
 	       "(%.2f s from first POST to the whole outbox fetched)\n",
 	       (c1.a - c0.a) * 1e6 / (double)n, (c1.b - c0.b) * 1e6 / (double)n,
 	       (c1.self - c0.self) * 1e6 / (double)n, t_end - t0);
+	printf("written to the disk per message (WAL, and checkpoints so far): node A %.0f B, "
+	       "node B %.0f B\n", (c1.wa - c0.wa) / (double)n, (c1.wb - c0.wb) / (double)n);
 	printf("checked: all %llu keys in A's outbox once, all receipted; B received A's "
 	       "whole log (outbox view of %zu rows took %.2f s)\n", (unsigned long long)n,
 	       nrows, fetch);
@@ -1317,6 +1326,10 @@ static struct e2e_tput e2e_throughput(size_t entry, uint64_t n, enum e2e_tag tag
 	e2e_result(name, (c1.a - c0.a) * 1e6 / (double)n);
 	snprintf(name, sizeof name, "e2e_node_b_cpu_us_per_msg_%zu", entry);
 	e2e_result(name, (c1.b - c0.b) * 1e6 / (double)n);
+	snprintf(name, sizeof name, "e2e_node_a_bytes_per_msg_%zu", entry);
+	e2e_result(name, (c1.wa - c0.wa) / (double)n);
+	snprintf(name, sizeof name, "e2e_node_b_bytes_per_msg_%zu", entry);
+	e2e_result(name, (c1.wb - c0.wb) / (double)n);
 	free(lat);
 	free(rows);
 	free(bodies);

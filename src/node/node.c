@@ -89,9 +89,9 @@ static const char *const node_schema =
 
 /* Databases of earlier versions kept outbox and inbox as WITHOUT ROWID
  * tables keyed by (peer, idx) and (origin, idx), with every row in a
- * partial index.  Each is rebuilt keyed by entry, in one transaction, the
- * first time such a database is opened; every row is carried over or
- * nothing changes. */
+ * partial index.  Each is rebuilt keyed by entry, each in a transaction
+ * of its own, the first time such a database is opened: every row of the
+ * table is carried over, or the table is left as it was. */
 static int node_migrate(struct node *n, struct perr *e)
 {
 #define NODE_STR_(x) #x
@@ -141,7 +141,7 @@ static int node_migrate(struct node *n, struct perr *e)
 			goto fail;
 		if (sqlite3_column_int64(st, 0) != 0) {
 			perr_set(e, "database: upgrading table %s: %lld rows name no log held here;"
-				 " nothing was changed", t[i].table,
+				 " the table was left as it was", t[i].table,
 				 (long long)sqlite3_column_int64(st, 0));
 			sqlite3_finalize(st);
 			sqlite3_exec(n->db, "ROLLBACK", NULL, NULL, NULL);
@@ -155,8 +155,8 @@ static int node_migrate(struct node *n, struct perr *e)
 	}
 	return 0;
 fail:
-	perr_set(e, "database: upgrading the outbox and inbox tables: %s; nothing was changed",
-		 sqlite3_errmsg(n->db));
+	perr_set(e, "database: upgrading table %s: %s; the table was left as it was",
+		 t[i].table, sqlite3_errmsg(n->db));
 	sqlite3_finalize(st);
 	if (!sqlite3_get_autocommit(n->db))
 		sqlite3_exec(n->db, "ROLLBACK", NULL, NULL, NULL);

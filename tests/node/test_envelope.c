@@ -1499,6 +1499,35 @@ static void rnd_text(char *out, size_t n, unsigned *seed)
 	out[k] = '\0';
 }
 
+/* A random message envelope, its strings in b.  Text and subject from
+ * rnd_text when mixed, else from rnd_str. */
+struct rnd_msg {
+	char from[40], to[40], id[40], subject[200], text[600];
+};
+
+static void rnd_message(struct envelope *env, struct rnd_msg *b, unsigned *seed, int mixed)
+{
+	rnd_str(b->from, sizeof b->from, seed, 1);
+	rnd_str(b->to, sizeof b->to, seed, 1);
+	rnd_str(b->id, sizeof b->id, seed, 1);
+	if (mixed) {
+		rnd_text(b->subject, sizeof b->subject, seed);
+		rnd_text(b->text, sizeof b->text, seed);
+	} else {
+		rnd_str(b->subject, sizeof b->subject, seed, 0);
+		rnd_str(b->text, sizeof b->text, seed, 0);
+	}
+	memset(env, 0, sizeof *env);
+	env->type = ENV_MESSAGE;
+	env->prec = (enum env_prec)(rand_r(seed) % 4);
+	env->time = (int64_t)(rand_r(seed) % 2000000000);
+	snprintf(env->from, sizeof env->from, "%s", b->from);
+	snprintf(env->to, sizeof env->to, "%s", b->to);
+	snprintf(env->id, sizeof env->id, "%s", b->id);
+	env->subject = b->subject;
+	env->text = b->text;
+}
+
 static void expect_same_envelope(const struct envelope *a, const struct envelope *b)
 {
 	assert_int_equal(a->type, b->type);
@@ -1530,24 +1559,12 @@ static void test_message_fast_parse_reads_as_general(void **state)
 	(void)state;
 	for (i = 0; i < 2000; i++) {
 		struct envelope env;
-		char from[40], to[40], id[40], subject[200], text[600], *out, buf[2048];
+		struct rnd_msg b;
+		char *out, buf[2048];
 		size_t len, blen;
 		struct perr e;
 
-		rnd_str(from, sizeof from, &seed, 1);
-		rnd_str(to, sizeof to, &seed, 1);
-		rnd_str(id, sizeof id, &seed, 1);
-		rnd_text(subject, sizeof subject, &seed);
-		rnd_text(text, sizeof text, &seed);
-		memset(&env, 0, sizeof env);
-		env.type = ENV_MESSAGE;
-		env.prec = (enum env_prec)(rand_r(&seed) % 4);
-		env.time = (int64_t)(rand_r(&seed) % 2000000000);
-		snprintf(env.from, sizeof env.from, "%s", from);
-		snprintf(env.to, sizeof env.to, "%s", to);
-		snprintf(env.id, sizeof env.id, "%s", id);
-		env.subject = subject;
-		env.text = text;
+		rnd_message(&env, &b, &seed, 1);
 		if (env_encode(&env, &out, &len, &e) != 0)
 			continue;           /* a subject over its limit */
 		assert_true(len + 2 < sizeof buf);
@@ -1657,26 +1674,15 @@ static void test_message_fast_path_writes_jansson_bytes(void **state)
 	(void)state;
 	for (i = 0; i < 3000; i++) {
 		struct envelope env, back;
-		char from[40], to[40], id[40], subject[200], text[600];
+		struct rnd_msg b;
+		const char *from = b.from, *to = b.to, *id = b.id, *subject = b.subject,
+			   *text = b.text;
 		char when[ENV_TIME_LEN + 1], *out, *ref;
 		size_t len;
 		struct perr e;
 		json_t *o;
 
-		rnd_str(from, sizeof from, &seed, 1);
-		rnd_str(to, sizeof to, &seed, 1);
-		rnd_str(id, sizeof id, &seed, 1);
-		rnd_str(subject, sizeof subject, &seed, 0);
-		rnd_str(text, sizeof text, &seed, 0);
-		memset(&env, 0, sizeof env);
-		env.type = ENV_MESSAGE;
-		env.prec = (enum env_prec)(rand_r(&seed) % 4);
-		env.time = (int64_t)(rand_r(&seed) % 2000000000);
-		snprintf(env.from, sizeof env.from, "%s", from);
-		snprintf(env.to, sizeof env.to, "%s", to);
-		snprintf(env.id, sizeof env.id, "%s", id);
-		env.subject = subject;
-		env.text = text;
+		rnd_message(&env, &b, &seed, 0);
 		assert_int_equal(env_encode(&env, &out, &len, &e), 0);
 		env_time_format(env.time, when);
 		o = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "v", 1, "type",

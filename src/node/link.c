@@ -274,6 +274,7 @@ static int link_send_run(struct npeer *p, struct link *l, uint64_t size)
 							       : size;
 	uint8_t hdr[FRAME_HDR];
 	char *cp = NULL;
+	int pr, urgent = 0;
 
 	if (r.buf == NULL)
 		return -1;
@@ -295,7 +296,12 @@ static int link_send_run(struct npeer *p, struct link *l, uint64_t size)
 	}
 	evbuffer_add(r.buf, "],\"checkpoint\":", 15);
 	link_json_str(r.buf, cp);
-	evbuffer_add(r.buf, "}", 1);
+	/* A run that carries an urgent entry (a FLASH receipt, say, when
+	 * nothing was queued before it) is committed by the receiver at once,
+	 * not with its bulk work. */
+	for (pr = 0; pr < 3; pr++)
+		urgent |= idxset_any(&p->urgent[pr], p->next_inorder, end);
+	evbuffer_add_printf(r.buf, "%s}", urgent ? ",\"urgent\":true" : "");
 	free(cp);
 	if (evbuffer_get_length(r.buf) >= FRAME_MAX) {
 		evbuffer_free(r.buf);
@@ -591,15 +597,18 @@ static size_t link_str_end(const char *s, size_t n)
 /* ENTRIES as this node writes them, parsed without building a JSON tree
  * for the entries (they are most of the bytes):
  *   {"origin":S,"first":N,"entries":["B64",...],"checkpoint":S}
- * exactly, no whitespace; S decoded by jansson.  Anything else returns
+ * or the same with ,"urgent":true before the last brace, exactly, no
+ * whitespace; S decoded by jansson.  Anything else returns
  * NULL and the frame takes the general JSON path, so both accept the same
  * frames.  On success *b64 and *b64len (malloc'd) point into body. */
 static json_t *link_entries_fast(const char *b, size_t n, const char ***b64,
 				 size_t **b64len, size_t *cnt)
 {
 	static const char k1[] = "{\"origin\":", k2[] = ",\"first\":",
-			  k3[] = ",\"entries\":[", k4[] = "],\"checkpoint\":";
+			  k3[] = ",\"entries\":[", k4[] = "],\"checkpoint\":",
+			  k5[] = ",\"urgent\":true";
 	size_t i = 0, e, cap = 0, m = 0;
+	int urgent = 0;
 	const char **pv = NULL;
 	size_t *lv = NULL;
 	json_t *origin = NULL, *cp = NULL, *o = NULL;
@@ -658,11 +667,15 @@ static json_t *link_entries_fast(const char *b, size_t n, const char ***b64,
 		goto no;
 	cp = json_loadb(b + i, e, JSON_DECODE_ANY, NULL);
 	i += e;
+	if (n - i > sizeof k5 - 1 && memcmp(b + i, k5, sizeof k5 - 1) == 0) {
+		urgent = 1;
+		i += sizeof k5 - 1;
+	}
 	if (i + 1 != n || b[i] != '}' || !json_is_string(origin) || !json_is_string(cp) || m == 0)
 		goto no;
 #undef EXPECT
-	o = json_pack("{s:o, s:I, s:o}", "origin", origin, "first", (json_int_t)first,
-		      "checkpoint", cp);
+	o = json_pack("{s:o, s:I, s:o, s:b}", "origin", origin, "first", (json_int_t)first,
+		      "checkpoint", cp, "urgent", urgent);
 	*b64 = pv;
 	*b64len = lv;
 	*cnt = m;

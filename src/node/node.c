@@ -941,6 +941,7 @@ int node_rx_entries(struct node *n, struct link *l, json_t *body,
 	run->first = p->m_size;
 	run->cpnote = strdup(cpn);
 	run->cpsize = c.size;
+	run->urgent = json_is_true(json_object_get(body, "urgent"));
 	p->m_size = c.size;
 	node_adopt_cp(p, &c, cpn);
 	*n->runs_tail = run;
@@ -949,7 +950,7 @@ int node_rx_entries(struct node *n, struct link *l, json_t *body,
 	/* A short run is a peer's own traffic (a receipt, an ACK, a message
 	 * or two), not a backlog draining: stored at once, it answers the
 	 * sender waiting for it, and costs the flush little. */
-	if (run->n <= NODE_SHORT_RUN)
+	if (run->n <= NODE_SHORT_RUN || run->urgent)
 		node_kick_urgent(n);
 	return 0;
 oom:
@@ -1584,7 +1585,7 @@ static void node_flush(evutil_socket_t fd, short what, void *arg)
 	struct perr e;
 	int64_t now = node_now_ms();
 	size_t i;
-	int rc = 0, had_api = 0, any, urgent = 0;
+	int rc = 0, had_api = 0, any, urgent = 0, urgent_runs = 0;
 	struct sub *s, *rest = NULL;
 	struct rx_ooo *o;
 
@@ -1628,20 +1629,32 @@ static void node_flush(evutil_socket_t fd, short what, void *arg)
 	/* An urgent flush: an entry above ROUTINE, ours or the peer's out of
 	 * order, is committed without the bulk work queued with it (runs,
 	 * ROUTINE submissions), which waits for the next flush.  A FLASH thus
-	 * waits for at most the one flush already under way at each step. */
+	 * waits for at most the one flush already under way at each step.
+	 * A run the sender marked urgent (it carries such an entry in order)
+	 * goes in the urgent flush, with the runs before it. */
 	for (o = n->ooos; o; o = o->next)
 		urgent |= o->ent != NULL;
 	for (s = n->subs; s; s = s->next)
 		urgent |= s->prec < ENV_ROUTINE;
+	for (struct rx_run *r = n->runs; r; r = r->next)
+		urgent_runs |= r->urgent;
+	urgent |= urgent_runs;
+	/* The checkpointer is copying the WAL's last frames so that it can
+	 * restart (ckpt.h): bulk work waits the few milliseconds that takes
+	 * (node_wsync_cb resumes it); urgent work never does. */
+	if (!urgent && !n->stopping && ckpt_hold(n->ckpt)) {
+		n->ckpt_held = 1;
+		return;
+	}
 	rest = node_slice(n, urgent);
-	if (rest || (urgent && n->runs))
+	if (rest || (urgent && !urgent_runs && n->runs))
 		node_kick(n);
 	for (s = n->subs; s; s = s->next)
 		had_api |= s->req != NULL;
 	if (any) {
 		rc = store_begin(n->st, &e);
 		if (rc == 0)
-			rc = node_flush_runs(n, now, urgent, &e);
+			rc = node_flush_runs(n, now, urgent && !urgent_runs, &e);
 		/* A FLASH or IMMEDIATE entry's receipt goes in the commit that
 		 * stores it: it is durable exactly when the entries it covers
 		 * are, never before, and is sent after the sync like everything
@@ -1682,7 +1695,7 @@ static void node_flush(evutil_socket_t fd, short what, void *arg)
 	} else if (any) {
 		n->disk_full = 0;
 	}
-	node_after_commit(n, rc == 0, urgent && rc == 0, rest);
+	node_after_commit(n, rc == 0, urgent && !urgent_runs && rc == 0, rest);
 }
 
 static struct link *node_rx_link(struct node *n, struct npeer *p)
@@ -1803,12 +1816,18 @@ static void node_durable_upto(struct node *n)
 
 static void node_wsync_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct node *n = arg;
 	char buf[64];
 
 	(void)what;
 	while (read(fd, buf, sizeof buf) > 0)
 		;
-	node_durable_upto(arg);
+	node_durable_upto(n);
+	/* The checkpointer's hold ended: what the flush held back goes now. */
+	if (n->ckpt_held && !ckpt_holding(n->ckpt)) {
+		n->ckpt_held = 0;
+		node_kick(n);
+	}
 }
 
 /*
@@ -2221,6 +2240,7 @@ static int node_load_peer(struct node *n, const char *cardnote, size_t len,
 
 static int node_open(struct node *n, const char *dir, struct perr *e)
 {
+	static const struct ckpt_conf ckpt_conf = CKPT_CONF_DEFAULT;
 	char path[4200];
 	sqlite3_stmt *st;
 	const char *env;
@@ -2264,10 +2284,6 @@ static int node_open(struct node *n, const char *dir, struct perr *e)
 		return perr_set(e, "database: %s", sqlite3_errmsg(n->db));
 	if (ntreaty_init(n, e) != 0)
 		return -1;
-	/* Checkpoints on their own thread (ckpt.h), not inside our commits. */
-	sqlite3_exec(n->db, "PRAGMA wal_autocheckpoint=0", NULL, NULL, NULL);
-	if (ckpt_start(&n->ckpt, path, 100, e) != 0)
-		return -1;
 	/* The WAL synced on its own thread (wsync.h); it first syncs what a
 	 * killed process left in it, so that all we find below is durable. */
 	if (pipe(n->wsync_pipe) != 0)
@@ -2277,6 +2293,10 @@ static int node_open(struct node *n, const char *dir, struct perr *e)
 		fcntl(n->wsync_pipe[k], F_SETFL, O_NONBLOCK);
 	}
 	if (wsync_start(&n->wsync, path, n->wsync_pipe[1], e) != 0)
+		return -1;
+	/* Checkpoints on their own thread (ckpt.h), not inside our commits;
+	 * it tells us on the same pipe when a hold of ours ends. */
+	if (ckpt_start(&n->ckpt, path, n->db, &ckpt_conf, n->wsync_pipe[1], e) != 0)
 		return -1;
 	if (n->conf.max_db_bytes) {
 		/* The storage quota: SQLite then fails a commit that would grow
@@ -2349,6 +2369,8 @@ static void node_close(struct node *n)
 	OPENSSL_cleanse(n->api_token, sizeof n->api_token);
 	OPENSSL_cleanse(n->auditor_token, sizeof n->auditor_token);
 	q_free_all();
+	/* Both helper threads stop before the pipe they write to closes. */
+	ckpt_stop(n->ckpt);
 	wsync_stop(n->wsync);
 	while (n->batches) { /* none after a clean stop (node_serve) */
 		struct batch *b = n->batches;
@@ -2358,7 +2380,6 @@ static void node_close(struct node *n)
 	for (int k = 0; k < 2; k++)
 		if (n->wsync_pipe[k] >= 0)
 			close(n->wsync_pipe[k]);
-	ckpt_stop(n->ckpt);
 	if (n->st)
 		store_close(n->st);
 }
@@ -2423,6 +2444,7 @@ int node_serve(const char *dir, struct perr *e)
 		 n->npeers, n->npeers == 1 ? "" : "s", n->conf.api);
 	node_kick(n);
 	event_base_dispatch(n->base);
+	n->stopping = 1;
 	/* Whatever is queued is committed, synced and answered before we go. */
 	for (int k = 0; k < 10000 && (n->subs || n->reqs || n->runs || n->ooos); k++)
 		node_flush(-1, 0, n);
@@ -2432,6 +2454,14 @@ int node_serve(const char *dir, struct perr *e)
 		node_wsync_cb(n->wsync_pipe[0], 0, n);
 	}
 	rc = 0;
+	if (n->ckpt) {
+		struct ckpt_stats cs;
+		ckpt_stats(n->ckpt, &cs);
+		node_log(n, "WAL: restarted %llu times; bulk writes held %llu times "
+			 "for the checkpoint, %.1f ms in all, %.1f ms at most",
+			 (unsigned long long)cs.restarts, (unsigned long long)cs.holds,
+			 (double)cs.hold_us / 1e3, (double)cs.max_hold_us / 1e3);
+	}
 	node_log(n, "node %s stopped", n->conf.name);
 out:
 	api_stop(n);

@@ -106,6 +106,7 @@ struct rx_run {
 	size_t *lens;
 	char *cpnote;
 	uint64_t cpsize;
+	int urgent;              /* the sender says an entry of it is above ROUTINE */
 	struct rx_run *next;
 };
 
@@ -274,6 +275,8 @@ struct node {
 	struct store *st;
 	struct sqlite3 *db;
 	struct ckpt *ckpt;        /* the WAL checkpoint thread */
+	int ckpt_held;            /* a flush held bulk work for it (ckpt.h) */
+	int stopping;             /* the loop has ended: flush all, hold nothing */
 	struct wsync *wsync;      /* the WAL sync thread */
 	int wsync_pipe[2];        /* it says "synced" here */
 	struct event *wsync_ev;
@@ -388,6 +391,8 @@ static inline uint64_t node_key_idx(sqlite3_int64 k)
 
 /* idxset */
 int idxset_has(const struct idxset *s, uint64_t v);
+/* Whether s holds an index in [lo, hi). */
+int idxset_any(const struct idxset *s, uint64_t lo, uint64_t hi);
 int idxset_add(struct idxset *s, uint64_t v);
 void idxset_del_below(struct idxset *s, uint64_t v);
 void idxset_del(struct idxset *s, uint64_t v);

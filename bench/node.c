@@ -4,7 +4,7 @@
  * disk's floor measured in the same run (bench/peers).
  *
  *   build/rel/bench/node [--quick] [--keep] [--dir DIR] [--parley PATH]
- *                        [--peers PATH] [--no-peers] [--flash N]
+ *                        [--peers PATH] [--no-peers] [--flash N] [--rounds R]
  *
  * What is measured, each figure printed as one `RESULT <name> <value>` line:
  *
@@ -42,9 +42,19 @@
  *     30 s) or stops moving for a minute, the run is cut off with a NODE
  *     PROBLEM line and FLASH messages not yet receipted count with their
  *     age then: the latencies printed are lower bounds.
- *  4. bench/peers as a child (fdatasync floor, Redis appendfsync always,
- *     Mosquitto), its RESULT lines re-printed, then the ratios the targets
- *     are stated in and a PASS or MISS line per target.
+ *  4. bench/peers as a child: Redis (appendfsync always, one run of each
+ *     size) right after each throughput round of step 1; the fdatasync
+ *     floor right after step 3; Mosquitto last.  Its RESULT lines are
+ *     re-printed (Redis's as medians of the rounds), then the ratios the
+ *     targets are stated in and a PASS or MISS line per target.
+ *
+ * Rounds.  Step 1 runs R times (--rounds, default 3; --quick 1), each
+ * round on fresh pairs and followed at once by Redis; the RESULT lines are
+ * medians of the rounds, and the ratio to Redis is the median of each
+ * round's ratio to the Redis run just after it.  The machine is shared:
+ * between full runs minutes apart, Redis's rate moved from 38,000 to
+ * 63,000 messages/s and the nodes' with it, more than between neighbours
+ * in time (BENCHMARKS.md).
  *
  * Every message has an idempotency key naming its run and sequence number;
  * afterwards every key must be in A's outbox exactly once, and receipted,
@@ -124,6 +134,7 @@
 #define E2E_FLASH_GAP_SECS 0.02      /* idle: pause between FLASH messages */
 #define E2E_LOAD_INTERVAL_SECS 0.05  /* load: one FLASH every 50 ms */
 #define E2E_MAX_BACKLOG 400000
+#define E2E_MAX_ROUNDS 9             /* throughput rounds (--rounds) */
 
 /* Targets of the issue. */
 #define E2E_TARGET_RATE_256 20000.0
@@ -131,6 +142,7 @@
 
 struct e2e_opts {
 	int quick, keep, no_peers;
+	int rounds;                  /* throughput rounds, each with Redis after it */
 	uint64_t n256, n1024;        /* messages per throughput run */
 	int flash_idle, flash_load;  /* FLASH messages per latency run */
 	uint64_t min_backlog, max_backlog;
@@ -1225,7 +1237,10 @@ static void e2e_check_tile(struct e2e_pair *pr, size_t want)
 
 struct e2e_tput {
 	double rate;            /* N / (last receipted - first submitted) */
+	double from_post;       /* N / (last receipted - first POST sent) */
 	double submit_rate;     /* client: N / time of all POSTs */
+	double cpu_a, cpu_b;    /* CPU us per message, node A and node B */
+	double bytes_a, bytes_b; /* bytes written to the disk per message */
 };
 
 static struct e2e_tput e2e_throughput(size_t entry, uint64_t n, enum e2e_tag tag,
@@ -1241,7 +1256,6 @@ static struct e2e_tput e2e_throughput(size_t entry, uint64_t n, enum e2e_tag tag
 	int64_t held_b, wall0;
 	double t0, t_sub, t_b, t_end, fetch, *lat, span_ms;
 	int64_t s_min = INT64_MAX, r_max = 0;
-	char name[64];
 	int tags[1] = { (int)tag }, complete;
 	uint64_t counts[1] = { n };
 
@@ -1316,20 +1330,11 @@ static struct e2e_tput e2e_throughput(size_t entry, uint64_t n, enum e2e_tag tag
 	printf("checked: all %llu keys in A's outbox once, all receipted; B received A's "
 	       "whole log (outbox view of %zu rows took %.2f s)\n", (unsigned long long)n,
 	       nrows, fetch);
-	snprintf(name, sizeof name, "e2e_msgs_per_s_%zu", entry);
-	e2e_result(name, res.rate);
-	snprintf(name, sizeof name, "e2e_from_post_msgs_per_s_%zu", entry);
-	e2e_result(name, (double)n / ((double)(r_max - wall0) / 1000.0));
-	snprintf(name, sizeof name, "e2e_submit_msgs_per_s_%zu", entry);
-	e2e_result(name, res.submit_rate);
-	snprintf(name, sizeof name, "e2e_node_a_cpu_us_per_msg_%zu", entry);
-	e2e_result(name, (c1.a - c0.a) * 1e6 / (double)n);
-	snprintf(name, sizeof name, "e2e_node_b_cpu_us_per_msg_%zu", entry);
-	e2e_result(name, (c1.b - c0.b) * 1e6 / (double)n);
-	snprintf(name, sizeof name, "e2e_node_a_bytes_per_msg_%zu", entry);
-	e2e_result(name, (c1.wa - c0.wa) / (double)n);
-	snprintf(name, sizeof name, "e2e_node_b_bytes_per_msg_%zu", entry);
-	e2e_result(name, (c1.wb - c0.wb) / (double)n);
+	res.from_post = (double)n / ((double)(r_max - wall0) / 1000.0);
+	res.cpu_a = (c1.a - c0.a) * 1e6 / (double)n;
+	res.cpu_b = (c1.b - c0.b) * 1e6 / (double)n;
+	res.bytes_a = (c1.wa - c0.wa) / (double)n;
+	res.bytes_b = (c1.wb - c0.wb) / (double)n;
 	free(lat);
 	free(rows);
 	free(bodies);
@@ -1634,23 +1639,31 @@ static int e2e_peer_get(const struct e2e_peer_results *r, const char *name, doub
 	return -1;
 }
 
-/* Runs bench/peers, its output indented, its RESULT lines kept and
- * printed as they are.  Returns 0 when it succeeded. */
-static int e2e_peers(const struct e2e_opts *o, struct e2e_peer_results *res)
+/* Runs bench/peers --only `only` (one round of it if rounds1), its output
+ * indented, its RESULT lines kept (and printed as they are, if echo).
+ * Returns 0 when it succeeded. */
+static int e2e_peers(const struct e2e_opts *o, const char *only, int rounds1, int echo,
+		     struct e2e_peer_results *res)
 {
-	char *argv[6];
+	char *argv[10];
 	char line[4096];
 	int fds[2], status, argc = 0;
 	pid_t pid;
 	FILE *f;
 
-	printf("\n== bench/peers%s: the disk's floor and the peers, this run ==\n",
-	       o->quick ? " --quick" : "");
+	printf("\n== bench/peers%s --only %s%s, this run ==\n", o->quick ? " --quick" : "",
+	       only, rounds1 ? " --rounds 1" : "");
 	argv[argc++] = (char *)o->peers;
 	if (o->quick)
 		argv[argc++] = "--quick";
 	argv[argc++] = "--dir";
 	argv[argc++] = e2e_dir;
+	argv[argc++] = "--only";
+	argv[argc++] = (char *)only;
+	if (rounds1) {
+		argv[argc++] = "--rounds";
+		argv[argc++] = "1";
+	}
 	argv[argc] = NULL;
 	if (pipe(fds) != 0)
 		bu_die("pipe: %s", strerror(errno));
@@ -1668,7 +1681,10 @@ static int e2e_peers(const struct e2e_opts *o, struct e2e_peer_results *res)
 				snprintf(res->name[res->n], sizeof res->name[0], "%s", name);
 				res->value[res->n++] = v;
 			}
-			fputs(line, stdout);
+			if (echo)
+				fputs(line, stdout);
+			else
+				printf("  peers| %s", line);
 		} else {
 			printf("  peers| %s", line);
 		}
@@ -1691,9 +1707,11 @@ static int e2e_peers(const struct e2e_opts *o, struct e2e_peer_results *res)
 static void e2e_usage(void)
 {
 	fprintf(stderr, "usage: node [--quick] [--keep] [--dir DIR] [--parley PATH] "
-		"[--peers PATH] [--no-peers] [--flash N]\n"
+		"[--peers PATH] [--no-peers] [--flash N] [--rounds R]\n"
 		"  --quick        short run (< 60 s): 20,000 / 10,000 messages, 20 FLASH\n"
 		"  --flash N      FLASH messages in each latency run (default 50, --quick 20)\n"
+		"  --rounds R     throughput rounds, each followed by Redis (default 3,\n"
+		"                 --quick 1; at most 9); medians reported\n"
 		"  --keep         keep the nodes' directories (and logs) afterwards\n"
 		"  --dir DIR      scratch directory under DIR (default: .)\n"
 		"  --parley PATH  the parley binary (default: bin/parley)\n"
@@ -1740,14 +1758,16 @@ int main(int argc, char **argv)
 		.n256 = 100000, .n1024 = 50000, .flash_idle = 50, .flash_load = 50,
 		.min_backlog = 60000, .max_backlog = E2E_MAX_BACKLOG, .drain_limit = 90,
 	};
-	struct e2e_tput t256, t1024;
+	struct e2e_tput tr[2][E2E_MAX_ROUNDS];
+	double red[6][E2E_MAX_ROUNDS], ratio[2][E2E_MAX_ROUNDS];
 	struct e2e_flash fi, fload;
 	struct e2e_peer_results pres;
 	struct e2e_pair pr;
-	double t0 = bu_now(), drain, phase;
+	double t0 = bu_now(), drain, phase, fsync_us = -1, rate256 = 0, rate1024 = 0;
+	double vs256 = -1, vs1024 = -1;
 	uint64_t backlog;
 	char cpu[256], fs[PATH_MAX + 512];
-	int i, flash = 0;
+	int i, k, r, nred = 0, flash = 0, rounds = 0;
 
 	bu_set_name("bench node");
 	bu_set_cleanup(e2e_cleanup);
@@ -1768,6 +1788,9 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--flash") == 0 && i + 1 < argc &&
 			 (flash = atoi(argv[++i])) >= 2 && flash <= 1000)
 			;
+		else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc &&
+			 (rounds = atoi(argv[++i])) >= 1 && rounds <= E2E_MAX_ROUNDS)
+			;
 		else
 			e2e_usage();
 	}
@@ -1780,6 +1803,7 @@ int main(int argc, char **argv)
 		o.max_backlog = 50000;
 		o.drain_limit = 30;
 	}
+	o.rounds = rounds ? rounds : o.quick ? 1 : 3;
 	if (flash > 0) { /* the backlog is sized for them (step 3) */
 		o.flash_idle = o.flash_load = flash;
 		o.max_backlog = E2E_MAX_BACKLOG;
@@ -1801,14 +1825,83 @@ int main(int argc, char **argv)
 	       OpenSSL_version(OPENSSL_VERSION));
 	printf("parley:   %s\nscratch:  %s%s\n", o.parley, e2e_dir, o.keep ? " (kept)" : "");
 
-	t256 = e2e_throughput(256, o.n256, E2E_T256, &o);
-	t1024 = e2e_throughput(1024, o.n1024, E2E_T1024, &o);
+	/* 1, rounds of it, each followed at once by Redis: the machine's
+	 * speed drifts by a third between runs, less between neighbours. */
+	for (r = 0; r < o.rounds; r++) {
+		static const char *const rn[6] = {
+			"redis_msgs_per_s_256", "redis_server_cpu_us_per_msg_256",
+			"redis_client_cpu_us_per_msg_256", "redis_msgs_per_s_1024",
+			"redis_server_cpu_us_per_msg_1024", "redis_client_cpu_us_per_msg_1024"
+		};
+		struct e2e_peer_results rr;
+		int got = 0;
+		if (o.rounds > 1)
+			printf("\n=== throughput, round %d of %d ===\n", r + 1, o.rounds);
+		tr[0][r] = e2e_throughput(256, o.n256, E2E_T256, &o);
+		tr[1][r] = e2e_throughput(1024, o.n1024, E2E_T1024, &o);
+		if (o.no_peers || e2e_peers(&o, "redis", 1, 0, &rr) != 0)
+			continue;
+		for (k = 0; k < 6; k++)
+			got += e2e_peer_get(&rr, rn[k], &red[k][nred]) == 0;
+		if (got < 6 || red[0][nred] <= 0 || red[3][nred] <= 0)
+			continue;
+		ratio[0][nred] = tr[0][r].rate / red[0][nred];
+		ratio[1][nred] = tr[1][r].rate / red[3][nred];
+		printf("round %d: e2e / Redis just after it: 256 B %.0f / %.0f = %.3f, "
+		       "1 KiB %.0f / %.0f = %.3f\n", r + 1, tr[0][r].rate, red[0][nred],
+		       ratio[0][nred], tr[1][r].rate, red[3][nred], ratio[1][nred]);
+		nred++;
+	}
+	printf("\n== throughput: medians of %d round%s ==\n", o.rounds, o.rounds == 1 ? "" : "s");
+	for (k = 0; k < 2; k++) {
+		static const char *const fmt[7] = {
+			"e2e_msgs_per_s_%d", "e2e_from_post_msgs_per_s_%d",
+			"e2e_submit_msgs_per_s_%d", "e2e_node_a_cpu_us_per_msg_%d",
+			"e2e_node_b_cpu_us_per_msg_%d", "e2e_node_a_bytes_per_msg_%d",
+			"e2e_node_b_bytes_per_msg_%d"
+		};
+		double v[7][E2E_MAX_ROUNDS];
+		char name[64];
+		for (r = 0; r < o.rounds; r++) {
+			const struct e2e_tput *t = &tr[k][r];
+			v[0][r] = t->rate;
+			v[1][r] = t->from_post;
+			v[2][r] = t->submit_rate;
+			v[3][r] = t->cpu_a;
+			v[4][r] = t->cpu_b;
+			v[5][r] = t->bytes_a;
+			v[6][r] = t->bytes_b;
+		}
+		for (i = 0; i < 7; i++) {
+			snprintf(name, sizeof name, fmt[i], k ? 1024 : 256);
+			e2e_result(name, bu_median(v[i], o.rounds));
+		}
+		if (k == 0)
+			rate256 = bu_median(v[0], o.rounds);
+		else
+			rate1024 = bu_median(v[0], o.rounds);
+	}
+	if (nred == o.rounds && nred > 0) {
+		static const char *const rn[6] = {
+			"redis_msgs_per_s_256", "redis_server_cpu_us_per_msg_256",
+			"redis_client_cpu_us_per_msg_256", "redis_msgs_per_s_1024",
+			"redis_server_cpu_us_per_msg_1024", "redis_client_cpu_us_per_msg_1024"
+		};
+		for (i = 0; i < 6; i++)
+			e2e_result(rn[i], bu_median(red[i], nred));
+		vs256 = bu_median(ratio[0], nred);
+		vs1024 = bu_median(ratio[1], nred);
+		e2e_result("e2e_vs_redis_256", vs256);
+		e2e_result("e2e_vs_redis_1024", vs1024);
+	} else if (!o.no_peers) {
+		printf("Redis did not run in every round: no ratios to it\n");
+	}
 
 	e2e_pair_start(&pr, "flash", &o);
 	fi = e2e_flash_idle(&pr, o.flash_idle);
 	/* The backlog must outlast the FLASH phase twice over at the drain
 	 * rate measured above. */
-	drain = t256.rate;
+	drain = rate256;
 	phase = o.flash_load * E2E_LOAD_INTERVAL_SECS + 1.0;
 	backlog = (uint64_t)(2.0 * drain * phase);
 	if (backlog < o.min_backlog)
@@ -1818,29 +1911,26 @@ int main(int argc, char **argv)
 	fload = e2e_flash_load(&pr, o.flash_load, backlog, o.drain_limit);
 	e2e_pair_stop(&pr);
 
-	if (!o.no_peers && e2e_peers(&o, &pres) == 0) {
-		double r256, r1024, fsync_us;
+	/* 4: the floor right after the FLASH phase it is compared with, then
+	 * Mosquitto. */
+	if (!o.no_peers && e2e_peers(&o, "fdatasync", 0, 1, &pres) == 0 &&
+	    e2e_peer_get(&pres, "fdatasync_p99_us", &fsync_us) != 0)
+		fsync_us = -1;
+	if (!o.no_peers)
+		e2e_peers(&o, "mosquitto", 0, 1, &pres);
+	if (!o.no_peers) {
 		printf("\n== ratios and targets ==\n");
-		if (e2e_peer_get(&pres, "redis_msgs_per_s_256", &r256) == 0 &&
-		    e2e_peer_get(&pres, "redis_msgs_per_s_1024", &r1024) == 0) {
-			e2e_result("e2e_vs_redis_256", t256.rate / r256);
-			e2e_result("e2e_vs_redis_1024", t1024.rate / r1024);
-		} else {
-			r256 = r1024 = -1;
-		}
-		if (e2e_peer_get(&pres, "fdatasync_p99_us", &fsync_us) == 0)
+		if (fsync_us > 0)
 			e2e_result("flash_p99_load_vs_fdatasync_p99", fload.p99 / (fsync_us / 1e3));
-		else
-			fsync_us = -1;
-		printf("e2e 256 B: %.0f msgs/s, target >= %.0f\n", t256.rate, E2E_TARGET_RATE_256);
-		e2e_target("e2e_msgs_per_s_256 >= 20000", t256.rate >= E2E_TARGET_RATE_256);
-		if (r256 > 0) {
-			printf("e2e vs Redis appendfsync always: 256 B %.0f / %.0f = %.3f, "
-			       "1 KiB %.0f / %.0f = %.3f\n", t256.rate, r256, t256.rate / r256,
-			       t1024.rate, r1024, t1024.rate / r1024);
-			e2e_target("e2e_msgs_per_s_256 >= redis_msgs_per_s_256", t256.rate >= r256);
-			e2e_target("e2e_msgs_per_s_1024 >= redis_msgs_per_s_1024",
-				   t1024.rate >= r1024);
+		printf("e2e 256 B: %.0f msgs/s, target >= %.0f\n", rate256, E2E_TARGET_RATE_256);
+		e2e_target("e2e_msgs_per_s_256 >= 20000", rate256 >= E2E_TARGET_RATE_256);
+		if (vs256 > 0) {
+			printf("e2e vs Redis appendfsync always (median of the rounds' ratios, "
+			       "each to the Redis run just after it): 256 B %.3f, 1 KiB %.3f "
+			       "(medians of the rates: %.0f msgs/s, 1 KiB %.0f)\n", vs256, vs1024,
+			       rate256, rate1024);
+			e2e_target("e2e_msgs_per_s_256 >= redis_msgs_per_s_256", vs256 >= 1.0);
+			e2e_target("e2e_msgs_per_s_1024 >= redis_msgs_per_s_1024", vs1024 >= 1.0);
 		}
 		if (fsync_us > 0) {
 			printf("FLASH p99 under load %.0f ms vs fdatasync p99 %.3f ms: %.1f x "

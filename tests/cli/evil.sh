@@ -309,6 +309,28 @@ expect_alarms more split-view=1 rejected-frame=2
 "$PARLEY" audit "$T/b" >"$T/audit.out" 2>&1 || fail "audit after more: $(tail -n 3 "$T/audit.out")"
 ok "more: the victim holds the entry proven in \"more\" and passes its audit"
 
+# --- urgent (a control, after "more"): runs marked "urgent", in the form a
+# node writes them and in another JSON spelling, are stored and ACKed like
+# any run; the mark only schedules the commit.  b held 3 entries in order
+# (and entry 4 out of order, from "more").
+snapshot
+evil urgent
+case "$(step urgent/fast)" in
+"accepted ACK size=6 "*) ok "urgent: a run marked urgent, as a node writes it, is ACKed: $(step urgent/fast)" ;;
+*) fail "urgent/fast: $(step urgent/fast)" ;;
+esac
+case "$(step urgent/general)" in
+"accepted ACK size=8 "*) ok "urgent: the same in another JSON spelling is ACKed: $(step urgent/general)" ;;
+*) fail "urgent/general: $(step urgent/general)" ;;
+esac
+inbox
+for i in 3 4 5 6 7; do
+	grep -q "\"subject\": \"genuine $i\"" "$T/inbox.json" || fail "urgent: entry $i is not in the inbox"
+done
+expect_alarms urgent
+"$PARLEY" audit "$T/b" >"$T/audit.out" 2>&1 || fail "audit after urgent: $(tail -n 3 "$T/audit.out")"
+ok "urgent: entries 3..7 are in the inbox, no alarm, the audit passes"
+
 # --- a flood: a pinned peer refused again and again cannot fill the
 # victim's disk with alarms (at most 60 a minute per kind and peer are
 # stored, and one alarm-flood alarm says so).

@@ -34,6 +34,8 @@
  *   stall     half a frame, then silence: the victim must drop the path
  *   bigindex  a proven out-of-order entry at index 2^53, beyond what an
  *             envelope can reference (ENV_MAX_INDEX)
+ *   urgent    runs marked urgent, in the node's own form and in another
+ *             JSON spelling: stored and ACKed like any run (control)
  *
  * Every step uses a fresh TLS connection (a rejection closes the path) and
  * prints one line:
@@ -1363,6 +1365,42 @@ static void sc_more(struct ep *ep)
 		      ep_ooo_more(ep, &t, idx + 2, v - 1, idx + 1, 0, json_string("x")));
 }
 
+/* Runs marked urgent (docs/protocol.md, ENTRIES "urgent"): in the exact
+ * form a node writes (the receiver's fast path), then in another JSON
+ * spelling (keys sorted, indented: the general path).  The mark only
+ * schedules the receiver's commit: both are verified, stored and ACKed
+ * like any run. */
+static void sc_urgent(struct ep *ep)
+{
+	struct ep_tree t;
+	uint64_t s = ep->v_size;
+	json_t *b;
+	char *txt;
+	uint8_t *frame;
+	size_t len;
+
+	ep_need_good(ep);
+	ep_tree_history(ep, &t, s + 3, 0);
+	b = ep_entries(ep, s, 3, 0, ep_cp(ep, &t));
+	json_object_set_new(b, "urgent", json_true());
+	ep_step_frame(ep, "fast", FRAME_ENTRIES, b);
+	ep_tree_history(ep, &t, s + 5, 0);
+	b = ep_entries(ep, s + 3, 2, 0, ep_cp(ep, &t));
+	json_object_set_new(b, "urgent", json_true());
+	txt = json_dumps(b, JSON_INDENT(1) | JSON_SORT_KEYS);
+	json_decref(b);
+	if (txt == NULL)
+		ep_die("%s", "json_dumps failed");
+	len = strlen(txt);
+	if ((frame = malloc(FRAME_HDR + len)) == NULL)
+		ep_die("%s", "out of memory");
+	frame_header(frame, FRAME_ENTRIES, len);
+	memcpy(frame + FRAME_HDR, txt, len);
+	ep_step_raw(ep, "general", 1, frame, FRAME_HDR + len);
+	free(frame);
+	free(txt);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(struct ep *);
@@ -1371,7 +1409,7 @@ static const struct {
 	{ "badproof", sc_badproof }, { "fork", sc_fork },         { "replay", sc_replay },
 	{ "oversize", sc_oversize }, { "garbage", sc_garbage },   { "wrongkey", sc_wrongkey },
 	{ "stall", sc_stall },       { "bigindex", sc_bigindex }, { "stalefrom", sc_stalefrom },
-	{ "more", sc_more },
+	{ "more", sc_more },         { "urgent", sc_urgent },
 };
 
 int main(int argc, char **argv)

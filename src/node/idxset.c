@@ -29,12 +29,6 @@ int idxset_has(const struct idxset *s, uint64_t v)
 	return i < s->n && s->v[i] == v;
 }
 
-int idxset_any(const struct idxset *s, uint64_t lo, uint64_t hi)
-{
-	size_t i = idxset_pos(s, lo);
-	return i < s->n && s->v[i] < hi;
-}
-
 int idxset_add(struct idxset *s, uint64_t v)
 {
 	size_t i = idxset_pos(s, v);

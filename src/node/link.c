@@ -298,9 +298,14 @@ static int link_send_run(struct npeer *p, struct link *l, uint64_t size)
 	link_json_str(r.buf, cp);
 	/* A run that carries an urgent entry (a FLASH receipt, say, when
 	 * nothing was queued before it) is committed by the receiver at once,
-	 * not with its bulk work. */
-	for (pr = 0; pr < 3; pr++)
-		urgent |= idxset_any(&p->urgent[pr], p->next_inorder, end);
+	 * not with its bulk work; one the receiver already got out of order
+	 * does not count.  The urgent sets are small (not yet receipted). */
+	for (pr = 0; pr < 3 && !urgent; pr++) {
+		const struct idxset *u = &p->urgent[pr];
+		for (size_t k = 0; k < u->n && !urgent; k++)
+			urgent = u->v[k] >= p->next_inorder && u->v[k] < end &&
+				 !idxset_has(&p->ooo_sent, u->v[k]);
+	}
 	evbuffer_add_printf(r.buf, "%s}", urgent ? ",\"urgent\":true" : "");
 	free(cp);
 	if (evbuffer_get_length(r.buf) >= FRAME_MAX) {

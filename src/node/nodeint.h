@@ -391,8 +391,6 @@ static inline uint64_t node_key_idx(sqlite3_int64 k)
 
 /* idxset */
 int idxset_has(const struct idxset *s, uint64_t v);
-/* Whether s holds an index in [lo, hi). */
-int idxset_any(const struct idxset *s, uint64_t lo, uint64_t hi);
 int idxset_add(struct idxset *s, uint64_t v);
 void idxset_del_below(struct idxset *s, uint64_t v);
 void idxset_del(struct idxset *s, uint64_t v);

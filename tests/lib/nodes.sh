@@ -19,7 +19,14 @@ nodes_cleanup() {
 }
 trap nodes_cleanup EXIT
 
-fail() { echo "FAIL: $*" >&2; for f in "$T"/*.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -n 30 "$f" >&2; }; done; exit 1; }
+# The reason is said again after the logs: the test runner shows a failed
+# script's last lines only.
+fail() {
+	echo "FAIL: $*" >&2
+	for f in "$T"/*.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -n 30 "$f" >&2; }; done
+	echo "FAIL: $*" >&2
+	exit 1
+}
 ok() { echo "ok - $*"; }
 
 # nodes_setup BASE: node a on BASE+1..3, b on BASE+11..13.  Every script

@@ -51,11 +51,34 @@ nodes_setup() {
 
 node_pid() { eval echo "\${PID_$1:-}"; }
 
+# With CRASH set, the node may reach its crash point before it answers
+# (a receiver set to die once it stores something, when its peer sends
+# right away, say its periodic test entry): that is a start too.
 node_start() {
 	PARLEY_CRASH=${CRASH:-} "$PARLEY" serve "$T/$1" >>"$T/$1.log" 2>&1 &
 	eval "PID_$1=$!"
 	PIDS="$PIDS $!"
-	wait_for "$PARLEY" status "$T/$1" || fail "node $1 did not start"
+	if [ -n "${CRASH:-}" ]; then
+		wait_for node_up_or_gone "$1" $! || fail "node $1 did not start ($(node_state $!))"
+	else
+		wait_for "$PARLEY" status "$T/$1" || fail "node $1 did not start ($(node_state $!))"
+	fi
+}
+
+# node_alive PID: the process exists and is not a zombie.
+node_alive() {
+	[ -d "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+node_up_or_gone() { "$PARLEY" status "$T/$1" >/dev/null 2>&1 || ! node_alive "$2"; }
+
+# What a process is doing: alive or not, and each thread's state and the
+# kernel function it waits in.
+node_state() {
+	[ -d "/proc/$1" ] || { echo "pid $1 has exited"; return; }
+	for t in /proc/"$1"/task/*; do
+		printf '%s %s %s; ' "${t##*/}" "$(sed -n 's/^State:[[:space:]]*//p' "$t/status" 2>/dev/null)" \
+			"$(cat "$t/wchan" 2>/dev/null)"
+	done
 }
 
 # SIGTERM must end a node with status 0: under ASan/UBSan, a leak or an

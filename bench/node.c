@@ -1747,6 +1747,14 @@ static char *e2e_find(const char *given, const char *rel_cwd, const char *rel_se
 	return out;
 }
 
+/* bench/peers' Redis figures, kept for each throughput round; [0] and [3]
+ * are the rates the ratios are taken to. */
+static const char *const e2e_redis_names[6] = {
+	"redis_msgs_per_s_256", "redis_server_cpu_us_per_msg_256",
+	"redis_client_cpu_us_per_msg_256", "redis_msgs_per_s_1024",
+	"redis_server_cpu_us_per_msg_1024", "redis_client_cpu_us_per_msg_1024"
+};
+
 static void e2e_target(const char *what, int ok)
 {
 	printf("TARGET %s: %s\n", what, ok ? "PASS" : "MISS");
@@ -1828,11 +1836,6 @@ int main(int argc, char **argv)
 	/* 1, rounds of it, each followed at once by Redis: the machine's
 	 * speed drifts by a third between runs, less between neighbours. */
 	for (r = 0; r < o.rounds; r++) {
-		static const char *const rn[6] = {
-			"redis_msgs_per_s_256", "redis_server_cpu_us_per_msg_256",
-			"redis_client_cpu_us_per_msg_256", "redis_msgs_per_s_1024",
-			"redis_server_cpu_us_per_msg_1024", "redis_client_cpu_us_per_msg_1024"
-		};
 		struct e2e_peer_results rr;
 		int got = 0;
 		if (o.rounds > 1)
@@ -1842,7 +1845,7 @@ int main(int argc, char **argv)
 		if (o.no_peers || e2e_peers(&o, "redis", 1, 0, &rr) != 0)
 			continue;
 		for (k = 0; k < 6; k++)
-			got += e2e_peer_get(&rr, rn[k], &red[k][nred]) == 0;
+			got += e2e_peer_get(&rr, e2e_redis_names[k], &red[k][nred]) == 0;
 		if (got < 6 || red[0][nred] <= 0 || red[3][nred] <= 0)
 			continue;
 		ratio[0][nred] = tr[0][r].rate / red[0][nred];
@@ -1882,13 +1885,8 @@ int main(int argc, char **argv)
 			rate1024 = bu_median(v[0], o.rounds);
 	}
 	if (nred == o.rounds && nred > 0) {
-		static const char *const rn[6] = {
-			"redis_msgs_per_s_256", "redis_server_cpu_us_per_msg_256",
-			"redis_client_cpu_us_per_msg_256", "redis_msgs_per_s_1024",
-			"redis_server_cpu_us_per_msg_1024", "redis_client_cpu_us_per_msg_1024"
-		};
 		for (i = 0; i < 6; i++)
-			e2e_result(rn[i], bu_median(red[i], nred));
+			e2e_result(e2e_redis_names[i], bu_median(red[i], nred));
 		vs256 = bu_median(ratio[0], nred);
 		vs1024 = bu_median(ratio[1], nred);
 		e2e_result("e2e_vs_redis_256", vs256);

@@ -4,6 +4,7 @@
  */
 #include "note.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,8 +144,79 @@ int note_keygen(struct note_signer *s, const char *name, uint8_t alg,
 	return rc;
 }
 
+/* ---- loaded keys ----------------------------------------------------------
+ *
+ * Loading an Ed25519 private key into OpenSSL derives its public key (a
+ * scalar multiplication, about as dear as the signature itself), and a node
+ * signs a checkpoint for every batch it logs and every run it sends.  The
+ * keys in use are therefore kept loaded: a few slots, shared by all threads
+ * under a lock, each loaded key counted by reference while a thread uses it.
+ * note_signer_wipe drops the slot of the key it wipes. */
+
+#define NOTE_PK_SLOTS 8
+
+struct note_pk_slot {
+	int priv;          /* 1: seed (private), 0: public key */
+	uint8_t key[32];
+	EVP_PKEY *pk;      /* NULL: free slot */
+};
+
+static pthread_mutex_t note_pk_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct note_pk_slot note_pk_slots[NOTE_PK_SLOTS];
+static unsigned note_pk_next;
+
+/* A loaded key for the 32 bytes (a reference the caller frees), or NULL. */
+static EVP_PKEY *note_pk_get(int priv, const uint8_t key[32])
+{
+	EVP_PKEY *pk = NULL;
+	struct note_pk_slot *sl;
+	size_t i;
+
+	pthread_mutex_lock(&note_pk_lock);
+	for (i = 0; i < NOTE_PK_SLOTS; i++) {
+		sl = &note_pk_slots[i];
+		if (sl->pk != NULL && sl->priv == priv && CRYPTO_memcmp(sl->key, key, 32) == 0) {
+			if (EVP_PKEY_up_ref(sl->pk) == 1)
+				pk = sl->pk;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&note_pk_lock);
+	if (pk != NULL)
+		return pk;
+	pk = priv ? EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, key, 32)
+		  : EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, key, 32);
+	if (pk == NULL || EVP_PKEY_up_ref(pk) != 1)
+		return pk;
+	pthread_mutex_lock(&note_pk_lock);
+	sl = &note_pk_slots[note_pk_next++ % NOTE_PK_SLOTS];
+	EVP_PKEY_free(sl->pk); /* the slot's reference; users hold their own */
+	sl->priv = priv;
+	memcpy(sl->key, key, 32);
+	sl->pk = pk;
+	pthread_mutex_unlock(&note_pk_lock);
+	return pk;
+}
+
+static void note_pk_drop(int priv, const uint8_t key[32])
+{
+	size_t i;
+
+	pthread_mutex_lock(&note_pk_lock);
+	for (i = 0; i < NOTE_PK_SLOTS; i++) {
+		struct note_pk_slot *sl = &note_pk_slots[i];
+		if (sl->pk != NULL && sl->priv == priv && CRYPTO_memcmp(sl->key, key, 32) == 0) {
+			EVP_PKEY_free(sl->pk); /* cleanses a private key */
+			sl->pk = NULL;
+			OPENSSL_cleanse(sl->key, sizeof sl->key);
+		}
+	}
+	pthread_mutex_unlock(&note_pk_lock);
+}
+
 void note_signer_wipe(struct note_signer *s)
 {
+	note_pk_drop(1, s->seed);
 	OPENSSL_cleanse(s, sizeof *s);
 }
 
@@ -371,7 +443,7 @@ static int note_ed25519_verify(const uint8_t pub[32], const uint8_t *msg,
 	EVP_MD_CTX *ctx;
 	int ok = 0;
 
-	pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, 32);
+	pk = note_pk_get(0, pub);
 	if (pk == NULL)
 		return 0;
 	ctx = EVP_MD_CTX_new();
@@ -391,7 +463,7 @@ static int note_ed25519_sign(const uint8_t seed[32], const uint8_t *msg,
 	size_t siglen = 64;
 	int ok = 0;
 
-	pk = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, 32);
+	pk = note_pk_get(1, seed);
 	if (pk == NULL)
 		return -1;
 	ctx = EVP_MD_CTX_new();

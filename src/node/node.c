@@ -2457,8 +2457,10 @@ int node_serve(const char *dir, struct perr *e)
 	if (n->ckpt) {
 		struct ckpt_stats cs;
 		ckpt_stats(n->ckpt, &cs);
-		node_log(n, "WAL: restarted %llu times; bulk writes held %llu times "
-			 "for the checkpoint, %.1f ms in all, %.1f ms at most",
+		node_log(n, "WAL: %llu commits, %.1f pages each; restarted %llu times; "
+			 "bulk writes held %llu times for the checkpoint, %.1f ms in all, "
+			 "%.1f ms at most", (unsigned long long)cs.commits,
+			 cs.commits ? (double)cs.written / (double)cs.commits : 0.0,
 			 (unsigned long long)cs.restarts, (unsigned long long)cs.holds,
 			 (double)cs.hold_us / 1e3, (double)cs.max_hold_us / 1e3);
 	}

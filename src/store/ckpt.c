@@ -49,8 +49,12 @@ static int ckpt_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 	(void)db;
 	(void)name;
 	pthread_mutex_lock(&c->mu);
-	if (frames < c->st.frames)
+	if (frames < c->st.frames) {
 		c->st.restarts++;
+		c->st.written += (uint64_t)frames;
+	} else {
+		c->st.written += (uint64_t)(frames - c->st.frames);
+	}
 	c->st.frames = frames;
 	c->st.commits++;
 	pthread_mutex_unlock(&c->mu);

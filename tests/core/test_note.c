@@ -6,6 +6,7 @@
  * sumdb/note).  Signatures and key IDs are also checked independently with
  * OpenSSL (EVP Ed25519, SHA-256), not only through note.c.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -732,6 +733,75 @@ static void test_sixteen_signatures_all_verify(void **state)
 	free(msg);
 }
 
+/* Signing keeps keys loaded in a few shared slots (note.c).  Threads that
+ * sign with more keys than there are slots keep evicting each other's
+ * keys: every signature must still be the right key's, checked by an
+ * independent verifier, and nothing freed may be used (ASan). */
+#define CACHE_THREADS 4
+#define CACHE_KEYS 12
+#define CACHE_ROUNDS 60
+
+struct cache_job {
+	int base;     /* first key of this thread */
+	int bad;      /* signatures that failed the independent check */
+};
+
+static void *cache_signer_thread(void *arg)
+{
+	struct cache_job *job = arg;
+	int r;
+
+	for (r = 0; r < CACHE_ROUNDS; r++) {
+		struct note_signer s;
+		const struct note_signer *sp = &s;
+		char *msg = NULL;
+		size_t len;
+		struct perr e;
+		uint8_t sig[64];
+		int k = (job->base + r) % CACHE_KEYS;
+		make_signer(&s, "cache.example", NOTE_ALG_ED25519, (uint8_t)(200 + k));
+		if (note_sign(&msg, &len, TEXT, strlen(TEXT), &sp, 1, 0, &e) != 0) {
+			job->bad++;
+			continue;
+		}
+		/* "— cache.example " then base64 of key id (4) + signature */
+		{
+			const char *line = strstr(msg, "\n\n") + 2;
+			const char *b = strchr(strchr(line, ' ') + 1, ' ') + 1;
+			uint8_t raw[68];
+			if (b64_decode(raw, sizeof raw, b, strcspn(b, "\n")) != 68) {
+				job->bad++;
+			} else {
+				memcpy(sig, raw + 4, 64);
+				if (!independent_ed25519_verify(s.pub, TEXT, strlen(TEXT), sig))
+					job->bad++;
+			}
+		}
+		if (r % 7 == 0)
+			note_signer_wipe(&s); /* drops its slot while others sign */
+		free(msg);
+	}
+	return NULL;
+}
+
+static void test_signatures_stay_right_while_threads_evict_loaded_keys(void **state)
+{
+	pthread_t t[CACHE_THREADS];
+	struct cache_job jobs[CACHE_THREADS];
+	int i;
+
+	(void)state;
+	for (i = 0; i < CACHE_THREADS; i++) {
+		jobs[i].base = i * 5;
+		jobs[i].bad = 0;
+		assert_int_equal(pthread_create(&t[i], NULL, cache_signer_thread, &jobs[i]), 0);
+	}
+	for (i = 0; i < CACHE_THREADS; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(jobs[i].bad, 0);
+	}
+}
+
 static void test_more_than_the_maximum_number_of_signature_lines_is_rejected(void **state)
 {
 	struct note_signer *s = calloc(NOTE_MAX_SIGS + 1, sizeof *s);
@@ -1193,6 +1263,7 @@ int main(void)
 		cmocka_unit_test(test_a_signature_must_have_the_length_of_its_key_type),
 		cmocka_unit_test(test_notes_up_to_the_size_limit_are_accepted_and_larger_ones_rejected),
 		cmocka_unit_test(test_sixteen_signatures_all_verify),
+		cmocka_unit_test(test_signatures_stay_right_while_threads_evict_loaded_keys),
 		cmocka_unit_test(test_more_than_the_maximum_number_of_signature_lines_is_rejected),
 		cmocka_unit_test(test_malformed_notes_are_rejected),
 		cmocka_unit_test(test_texts_with_control_characters_or_bad_utf8_are_rejected),

@@ -659,8 +659,10 @@ static void node_apply_ack(struct node *n, struct npeer *p,
 
 /* One entry of p's log that has just become held (in order or not).
  * DESIGN principle 5: it is already verified as logged by the peer, so a
- * malformed envelope is kept as evidence and flagged, never dropped. */
-static void node_process(struct node *n, struct npeer *p, uint64_t idx,
+ * malformed envelope is kept as evidence and flagged, never dropped.  Its
+ * inbox row is held in n->rows_inbox, written by node_flush_runs; -1 only
+ * if the database failed. */
+static int node_process(struct node *n, struct npeer *p, uint64_t idx,
 			 const uint8_t *ent, size_t len, int64_t now)
 {
 	struct envelope env;
@@ -673,7 +675,7 @@ static void node_process(struct node *n, struct npeer *p, uint64_t idx,
 		node_alarm(n, "malformed-entry", p->card.name, key, NULL,
 			   "entry %llu of %s is kept as evidence but is not a valid "
 			   "envelope: %s", (unsigned long long)idx, p->in_origin, e.msg);
-		return;
+		return 0;
 	}
 	if (strcmp(env.from, p->card.name) != 0 ||
 	    strcmp(env.to, n->conf.name) != 0) {
@@ -694,14 +696,20 @@ static void node_process(struct node *n, struct npeer *p, uint64_t idx,
 		p->last_test_rx_ms = now;
 		break;
 	default: {
-		sqlite3_stmt *st = q(n, "INSERT OR IGNORE INTO inbox(k, prec, type, time,"
-					" received) VALUES(?1, ?2, ?3, ?4, ?5)");
-		sqlite3_bind_int64(st, 1, node_key(p->in, idx));
-		sqlite3_bind_int(st, 2, env.prec);
-		sqlite3_bind_text(st, 3, env_type_name(env.type), -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 4, env.time);
-		sqlite3_bind_int64(st, 5, now);
-		q_done(n, st, &e);
+		struct rows_val *v = rows_add(&n->rows_inbox);
+		if (v == NULL) {
+			if (rows_flush(&n->rows_inbox, &e) != 0) {
+				node_log(n, "cannot store inbox rows: %s", e.msg);
+				env_free(&env);
+				return -1;
+			}
+			v = rows_add(&n->rows_inbox);
+		}
+		rows_set_int(&v[0], node_key(p->in, idx));
+		rows_set_int(&v[1], env.prec);
+		rows_set_text(&v[2], env_type_name(env.type));
+		rows_set_int(&v[3], env.time);
+		rows_set_int(&v[4], now);
 		if (env.prec == ENV_FLASH || env.prec == ENV_IMMEDIATE)
 			node_log(n, "received %s %s %s/%llu", env_prec_name(env.prec),
 				 env_type_name(env.type), p->in_origin,
@@ -714,6 +722,7 @@ static void node_process(struct node *n, struct npeer *p, uint64_t idx,
 		p->rc_pending = 1;
 	}
 	env_free(&env);
+	return 0;
 }
 
 /* ---- receiving a peer's log (docs/protocol.md, "What the receiver
@@ -1259,7 +1268,8 @@ static int node_flush_runs(struct node *n, int64_t now, int defer,
 			return -1;
 		if (node_store_cp(n, o->p, o->cpsize, o->cpnote, e) != 0)
 			return -1;
-		node_process(n, o->p, o->idx, o->ent, o->len, now);
+		if (node_process(n, o->p, o->idx, o->ent, o->len, now) != 0)
+			return perr_set(e, "database: cannot store an inbox row");
 	}
 	for (r = n->runs; r && defer; r = r->next) {
 		if (node_store_cp(n, r->p, r->cpsize, r->cpnote, e) != 0)
@@ -1279,8 +1289,9 @@ static int node_flush_runs(struct node *n, int64_t now, int defer,
 			uint64_t idx = r->first + i;
 			/* Held: processed when it arrived out of order (in this
 			 * flush or a committed one). */
-			if (!idxset_has(&p->held, idx))
-				node_process(n, p, idx, r->ents[i], r->lens[i], now);
+			if (!idxset_has(&p->held, idx) &&
+			    node_process(n, p, idx, r->ents[i], r->lens[i], now) != 0)
+				return perr_set(e, "database: cannot store an inbox row");
 		}
 		st = q(n, "DELETE FROM held WHERE origin = ?1 AND idx < ?2");
 		sqlite3_bind_text(st, 1, p->in_origin, -1, SQLITE_STATIC);
@@ -1290,16 +1301,73 @@ static int node_flush_runs(struct node *n, int64_t now, int defer,
 		if (node_store_cp(n, p, r->cpsize, r->cpnote, e) != 0)
 			return -1;
 	}
+	return rows_flush(&n->rows_inbox, e) != 0 ? -1 : 0;
+}
+
+/* A submission's idempotency key, looked up alone: 1 if it was seen
+ * before (s->idx is the entry it made), 0 if it is new (and now taken for
+ * index idx), -1 on error. */
+static int node_sub_key(struct node *n, struct sub *s, uint64_t idx, struct perr *e)
+{
+	sqlite3_stmt *st = q(n, "INSERT INTO ids(peer, id, idx) VALUES(?1, ?2, ?3)");
+	int rc;
+
+	sqlite3_bind_text(st, 1, s->p->card.name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, s->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)idx);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if ((rc & 0xff) != SQLITE_CONSTRAINT)
+		return perr_set(e, "database: %s", sqlite3_errmsg(n->db));
+	st = q(n, "SELECT idx FROM ids WHERE peer = ?1 AND id = ?2");
+	sqlite3_bind_text(st, 1, s->p->card.name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, s->id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		s->idx = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return 1;
+}
+
+/* A new submission's rows beside its entry: its outbox row, and for an
+ * operator's acknowledgment, the inbox row it acknowledges. */
+static int node_sub_rows(struct node *n, struct sub *s, struct perr *e)
+{
+	struct npeer *p = s->p;
+
+	if (env_needs_receipt(s->type)) {
+		struct rows_val *v = rows_add(&n->rows_outbox);
+		if (v == NULL) {
+			if (rows_flush(&n->rows_outbox, e) != 0)
+				return -1;
+			v = rows_add(&n->rows_outbox);
+		}
+		rows_set_int(&v[0], node_key(p->out, s->idx));
+		rows_set_int(&v[1], s->prec);
+		rows_set_text(&v[2], env_type_name(s->type));
+		rows_set_int(&v[3], node_now_ms());
+		rows_set_text(&v[4], s->id);
+	}
+	if (s->type == ENV_ACK && s->ack_of) {
+		sqlite3_stmt *st = q(n, "UPDATE inbox SET acked = ?1, ackidx = ?2 WHERE k = ?3");
+		sqlite3_bind_int64(st, 1, node_now_ms());
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)s->idx);
+		sqlite3_bind_int64(st, 3, node_key(s->ack_of->in, (uint64_t)s->inbox_ack_idx));
+		if (q_done(n, st, e) != 0)
+			return -1;
+	}
 	return 0;
 }
 
 /* Sequences the queued submissions into the outbound logs: one append per
- * peer.  An idempotency key seen before maps to the entry it made. */
+ * peer.  An idempotency key seen before maps to the entry it made.  Keys
+ * go in ROWS_GROUP at a time; a group with a key seen before (the insert
+ * fails as a whole) is looked up key by key. */
 static int node_flush_subs(struct node *n, struct perr *e)
 {
 	size_t np;
 	struct sub *s;
-	sqlite3_stmt *st;
 
 	for (np = 0; np < n->npeers; np++) {
 		struct npeer *p = n->peers[np];
@@ -1307,6 +1375,7 @@ static int node_flush_subs(struct node *n, struct perr *e)
 		size_t cnt = 0, k = 0;
 		const void **ents;
 		size_t *lens;
+		int rc = 0;
 
 		for (s = n->subs; s; s = s->next)
 			if (s->p == p)
@@ -1320,68 +1389,52 @@ static int node_flush_subs(struct node *n, struct perr *e)
 			free(lens);
 			return perr_set(e, "out of memory");
 		}
-		for (s = n->subs; s; s = s->next) {
-			if (s->p != p)
-				continue;
-			if (!s->keyed)
-				goto fresh;
-			st = q(n, "INSERT INTO ids(peer, id, idx) VALUES(?1, ?2, ?3)");
-			sqlite3_bind_text(st, 1, p->card.name, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 2, s->id, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 3, (sqlite3_int64)next);
-			int rc = sqlite3_step(st);
-			sqlite3_reset(st);
+		s = n->subs;
+		while (rc == 0 && s) {
+			struct sub *g[ROWS_GROUP];
+			int ng = 0, one_by_one = 0, j;
+			for (; s && ng < ROWS_GROUP; s = s->next) {
+				if (s->p != p)
+					continue;
+				if (s->keyed) {
+					struct rows_val *v = rows_add(&n->rows_ids);
+					rows_set_text(&v[0], p->card.name);
+					rows_set_text(&v[1], s->id);
+					rows_set_int(&v[2], (sqlite3_int64)(next + (uint64_t)ng));
+				}
+				g[ng++] = s;
+			}
+			rc = rows_flush(&n->rows_ids, e);
 			if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-				st = q(n, "SELECT idx FROM ids WHERE peer = ?1 AND id = ?2");
-				sqlite3_bind_text(st, 1, p->card.name, -1, SQLITE_STATIC);
-				sqlite3_bind_text(st, 2, s->id, -1, SQLITE_STATIC);
-				if (sqlite3_step(st) == SQLITE_ROW)
-					s->idx = (uint64_t)sqlite3_column_int64(st, 0);
-				sqlite3_reset(st);
-				s->dup = 1;
-				continue;
+				one_by_one = 1;
+				rc = 0;
 			}
-			if (rc != SQLITE_DONE) {
-				free(ents);
-				free(lens);
-				return perr_set(e, "database: %s", sqlite3_errmsg(n->db));
-			}
-fresh:
-			s->idx = next++;
-			ents[k] = s->ent;
-			lens[k++] = s->len;
-			if (env_needs_receipt(s->type)) {
-				st = q(n, "INSERT INTO outbox(k, prec, type, time, id)"
-					  " VALUES(?1, ?2, ?3, ?4, ?5)");
-				sqlite3_bind_int64(st, 1, node_key(p->out, s->idx));
-				sqlite3_bind_int(st, 2, s->prec);
-				sqlite3_bind_text(st, 3, env_type_name(s->type), -1, SQLITE_STATIC);
-				sqlite3_bind_int64(st, 4, node_now_ms());
-				sqlite3_bind_text(st, 5, s->id, -1, SQLITE_STATIC);
-				if (q_done(n, st, e) != 0) {
-					free(ents);
-					free(lens);
-					return -1;
+			for (j = 0; rc == 0 && j < ng; j++) {
+				struct sub *t = g[j];
+				if (one_by_one && t->keyed) {
+					int seen = node_sub_key(n, t, next, e);
+					if (seen != 0) {
+						rc = seen < 0 ? -1 : 0;
+						t->dup = seen > 0;
+						continue;
+					}
 				}
-			}
-			if (s->type == ENV_ACK && s->ack_of) {
-				st = q(n, "UPDATE inbox SET acked = ?1, ackidx = ?2 WHERE k = ?3");
-				sqlite3_bind_int64(st, 1, node_now_ms());
-				sqlite3_bind_int64(st, 2, (sqlite3_int64)s->idx);
-				sqlite3_bind_int64(st, 3, node_key(s->ack_of->in,
-								   (uint64_t)s->inbox_ack_idx));
-				if (q_done(n, st, e) != 0) {
-					free(ents);
-					free(lens);
-					return -1;
-				}
+				t->idx = next++;
+				ents[k] = t->ent;
+				lens[k++] = t->len;
+				rc = node_sub_rows(n, t, e);
 			}
 		}
-		int rc = k ? store_append(p->out, ents, lens, k, &first, e) : 0;
+		if (rc == 0)
+			rc = rows_flush(&n->rows_outbox, e);
+		if (rc == 0 && k)
+			rc = store_append(p->out, ents, lens, k, &first, e);
 		free(ents);
 		free(lens);
-		if (rc != 0)
+		if (rc != 0) {
+			n->rows_outbox.n = 0;
 			return -1;
+		}
 	}
 	return 0;
 }
@@ -1689,6 +1742,8 @@ static void node_flush(evutil_socket_t fd, short what, void *arg)
 		}
 	}
 	if (rc != 0) {
+		/* Rows gathered for the rolled-back transaction go with it. */
+		n->rows_ids.n = n->rows_outbox.n = n->rows_inbox.n = 0;
 		n->disk_full = 1;
 		snprintf(n->disk_err, sizeof n->disk_err, "%s", e.msg);
 		node_flush_failed(n, e.msg);
@@ -2278,6 +2333,10 @@ static int node_open(struct node *n, const char *dir, struct perr *e)
 	    store_open(&n->st, path, 0, NULL, e) != 0)
 		return -1;
 	n->db = store_sqlite(n->st);
+	rows_init(&n->rows_ids, n->db, "INSERT INTO ids(peer, id, idx) VALUES", 3);
+	rows_init(&n->rows_outbox, n->db, "INSERT INTO outbox(k, prec, type, time, id) VALUES", 5);
+	rows_init(&n->rows_inbox, n->db,
+		  "INSERT OR IGNORE INTO inbox(k, prec, type, time, received) VALUES", 5);
 	if (node_migrate(n, e) != 0)
 		return -1;
 	if (sqlite3_exec(n->db, node_schema, NULL, NULL, NULL) != SQLITE_OK)
@@ -2369,6 +2428,9 @@ static void node_close(struct node *n)
 	OPENSSL_cleanse(n->api_token, sizeof n->api_token);
 	OPENSSL_cleanse(n->auditor_token, sizeof n->auditor_token);
 	q_free_all();
+	rows_free(&n->rows_ids);
+	rows_free(&n->rows_outbox);
+	rows_free(&n->rows_inbox);
 	/* Both helper threads stop before the pipe they write to closes. */
 	ckpt_stop(n->ckpt);
 	wsync_stop(n->wsync);

@@ -34,6 +34,7 @@
 #include "merkle.h"
 #include "nodedir.h"
 #include "note.h"
+#include "rows.h"
 #include "store.h"
 #include "replay.h"
 #include "treaty.h"
@@ -274,6 +275,7 @@ struct node {
 	struct event_base *base;
 	struct store *st;
 	struct sqlite3 *db;
+	struct rows rows_ids, rows_outbox, rows_inbox; /* inserted in groups */
 	struct ckpt *ckpt;        /* the WAL checkpoint thread */
 	int ckpt_held;            /* a flush held bulk work for it (ckpt.h) */
 	int stopping;             /* the loop has ended: flush all, hold nothing */

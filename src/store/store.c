@@ -13,6 +13,7 @@
  * exactly once.  Integer keys keep each lookup a single rowid search.
  */
 #include "store.h"
+#include "rows.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -61,8 +62,8 @@ struct store {
 	int tx_failed;     /* an append failed inside the open transaction */
 	struct store_log *logs;
 	struct store_cache_slot *cache[STORE_CACHE_SLOTS];
-	sqlite3_stmt *st_ins_entry, *st_put_tile, *st_get_tile, *st_set_size,
-		*st_get_entry, *st_range;
+	sqlite3_stmt *st_put_tile, *st_get_tile, *st_set_size, *st_get_entry, *st_range;
+	struct rows ins_entries;
 };
 
 static int store_sqlerr(struct store *s, struct perr *e, const char *what)
@@ -168,8 +169,8 @@ int store_open(struct store **sp, const char *path, int create,
 			"COMMIT;", e) != 0)
 			goto fail;
 	}
-	if (store_prepare(s, &s->st_ins_entry, "INSERT INTO entries(k, data) VALUES(?, ?)", e) ||
-	    store_prepare(s, &s->st_put_tile,
+	rows_init(&s->ins_entries, s->db, "INSERT INTO entries(k, data) VALUES", 2);
+	if (store_prepare(s, &s->st_put_tile,
 			  "INSERT OR REPLACE INTO tiles(k, width, hashes) VALUES(?, ?, ?)", e) ||
 	    store_prepare(s, &s->st_get_tile, "SELECT width, hashes FROM tiles WHERE k = ?", e) ||
 	    store_prepare(s, &s->st_set_size, "UPDATE logs SET size = ? WHERE id = ?", e) ||
@@ -207,7 +208,7 @@ void store_close(struct store *s)
 	}
 	for (i = 0; i < STORE_CACHE_SLOTS; i++)
 		free(s->cache[i]);
-	sqlite3_finalize(s->st_ins_entry);
+	rows_free(&s->ins_entries);
 	sqlite3_finalize(s->st_put_tile);
 	sqlite3_finalize(s->st_get_tile);
 	sqlite3_finalize(s->st_set_size);
@@ -668,7 +669,6 @@ int store_append(struct store_log *l, const void *const *entries,
 		 const size_t *lens, size_t n, uint64_t *first, struct perr *e)
 {
 	struct store *s = l->s;
-	sqlite3_stmt *st = s->st_ins_entry;
 	uint64_t idx = l->size;
 	size_t i;
 	unsigned L;
@@ -693,20 +693,20 @@ int store_append(struct store_log *l, const void *const *entries,
 	l->dirty = 0;
 	for (i = 0; i < n; i++) {
 		merkle_hash h;
-		int rc;
-		merkle_leaf_hash(h, entries[i], lens[i]);
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)store_entry_key(l, idx + i));
-		sqlite3_bind_blob(st, 2, lens[i] ? entries[i] : "", (int)lens[i],
-				  SQLITE_STATIC);
-		rc = sqlite3_step(st);
-		sqlite3_reset(st);
-		if (rc != SQLITE_DONE) {
-			store_sqlerr(s, e, "appending an entry");
-			goto fail;
+		struct rows_val *v = rows_add(&s->ins_entries);
+		if (v == NULL) {
+			if (rows_flush(&s->ins_entries, e) != 0)
+				goto fail;
+			v = rows_add(&s->ins_entries);
 		}
+		merkle_leaf_hash(h, entries[i], lens[i]);
+		rows_set_int(&v[0], (sqlite3_int64)store_entry_key(l, idx + i));
+		rows_set_blob(&v[1], entries[i], lens[i]);
 		if (store_push(l, 0, h, e) != 0)
 			goto fail;
 	}
+	if (rows_flush(&s->ins_entries, e) != 0)
+		goto fail;
 	/* Partial tiles above level 0 change once per 256 entries; the
 	 * partial level-0 tile is rebuilt from the entries at open. */
 	for (L = 1; L < l->nlevels; L++)
@@ -728,6 +728,7 @@ int store_append(struct store_log *l, const void *const *entries,
 		*first = idx;
 	return 0;
 fail:
+	s->ins_entries.n = 0; /* rows not written are forgotten */
 	if (own) {
 		store_rollback(s);
 	} else {

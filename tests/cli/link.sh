@@ -65,6 +65,23 @@ grep -q "already submitted" "$T/r2" || fail "resend not reported as a duplicate"
 ok "the same --id twice is one entry"
 N=2
 exactly_once $N "basic"
+# Keys are stored in groups (src/store/rows.h); a group holding keys seen
+# before is stored key by key.  Lines 0..9 first, then 0..69 in one
+# request: its first ten are the same entries as before.
+i=0
+while [ $i -lt 70 ]; do echo "keyed line $i"; i=$((i + 1)); done >"$T/mix"
+head -n 10 "$T/mix" | "$PARLEY" send "$T/a" --to $B_NAME --lines --id mix >"$T/m1" ||
+	fail "send of 10 keyed lines"
+cat "$T/mix" | "$PARLEY" send "$T/a" --to $B_NAME --lines --id mix >"$T/m2" ||
+	fail "send of 70 keyed lines"
+[ "$(grep -c "already submitted" "$T/m2")" = 10 ] ||
+	fail "10 of 70 keyed lines should be duplicates: $(grep -c "already submitted" "$T/m2")"
+head -n 10 "$T/m2" | awk '{print $2}' >"$T/m2idx"
+awk '{print $2}' "$T/m1" | cmp -s - "$T/m2idx" || fail "a duplicate key gave a new entry"
+[ "$(awk '{print $2}' "$T/m2" | sort -u | wc -l)" = 70 ] || fail "70 keyed lines are not 70 entries"
+ok "a request with some keys seen before stores only the new ones"
+N=$((N + 70))
+exactly_once $N "keyed lines, some sent twice"
 
 # --- crash points ---------------------------------------------------------
 # Sender: the reply to `send` is lost (crash before the commit, after it

@@ -44,8 +44,8 @@
 #define NODE_MAX_PEERS 64
 
 /* Delivery tuning (docs/protocol.md). */
-#define LINK_WINDOW (128 * 1024)      /* in-order bytes in flight, not acked */
-#define LINK_RUN_BYTES (32 * 1024)    /* entry bytes in one ENTRIES frame */
+#define LINK_WINDOW (256 * 1024)      /* in-order bytes in flight, not acked */
+#define LINK_RUN_BYTES (64 * 1024)    /* entry bytes in one ENTRIES frame */
 #define LINK_RUN_MAX 4096             /* entries in one ENTRIES frame (the
                                        * receiver's limit) */
 #define LINK_OOO_FROMS 8               /* consistency proofs in one OOO frame

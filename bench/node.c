@@ -44,7 +44,9 @@
  *     age then: the latencies printed are lower bounds.
  *  4. bench/peers as a child: Redis (appendfsync always, one run of each
  *     size) right after each throughput round of step 1; the fdatasync
- *     floor right after step 3; Mosquitto last.  Its RESULT lines are
+ *     floor right after step 3; Mosquitto last.  The peers' clients keep
+ *     as many messages in flight as step 1's client: 5,000 (--inflight),
+ *     where bench/peers alone keeps 1,024.  Its RESULT lines are
  *     re-printed (Redis's as medians of the rounds), then the ratios the
  *     targets are stated in and a PASS or MISS line per target.
  *
@@ -1647,14 +1649,17 @@ static int e2e_peer_get(const struct e2e_peer_results *r, const char *name, doub
 static int e2e_peers(const struct e2e_opts *o, const char *only, int rounds1, int echo,
 		     struct e2e_peer_results *res)
 {
-	char *argv[10];
+	char *argv[12], inflight[16];
 	char line[4096];
 	int fds[2], status, argc = 0;
 	pid_t pid;
 	FILE *f;
 
-	printf("\n== bench/peers%s --only %s%s, this run ==\n", o->quick ? " --quick" : "",
-	       only, rounds1 ? " --rounds 1" : "");
+	/* The peers get the node's client's number of messages in flight:
+	 * one request of E2E_BATCH at a time. */
+	snprintf(inflight, sizeof inflight, "%d", E2E_BATCH);
+	printf("\n== bench/peers%s --only %s%s --inflight %s, this run ==\n",
+	       o->quick ? " --quick" : "", only, rounds1 ? " --rounds 1" : "", inflight);
 	argv[argc++] = (char *)o->peers;
 	if (o->quick)
 		argv[argc++] = "--quick";
@@ -1666,6 +1671,8 @@ static int e2e_peers(const struct e2e_opts *o, const char *only, int rounds1, in
 		argv[argc++] = "--rounds";
 		argv[argc++] = "1";
 	}
+	argv[argc++] = "--inflight";
+	argv[argc++] = inflight;
 	argv[argc] = NULL;
 	if (pipe(fds) != 0)
 		bu_die("pipe: %s", strerror(errno));

@@ -20,10 +20,14 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <sqlite3.h>
@@ -1489,6 +1493,23 @@ static void api_logs(struct node *n, struct evhttp_request *req, const char *pat
 	evbuffer_free(b);
 }
 
+/* Replies go out without Nagle's delay.  A reply is written in pieces (the
+ * connection writes at most 16 KiB at a time), and with Nagle on, each
+ * piece after the first waited for the client's delayed ACK: about 40 ms
+ * a request, whatever its size (bench/node, requests of 1,024 messages:
+ * 17,000 messages/s).  libevent creates the connection's socket itself, so
+ * it is set here, at each request. */
+static void api_nodelay(struct evhttp_request *req)
+{
+	struct evhttp_connection *c = evhttp_request_get_connection(req);
+	struct bufferevent *bev = c ? evhttp_connection_get_bufferevent(c) : NULL;
+	evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+	int one = 1;
+
+	if (fd >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 static void api_handle(struct evhttp_request *req, void *arg)
 {
 	struct node *n = arg;
@@ -1497,6 +1518,7 @@ static void api_handle(struct evhttp_request *req, void *arg)
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 
 	(void)uri;
+	api_nodelay(req);
 	if (path == NULL) {
 		api_error(req, 400, "bad request path");
 		return;

@@ -44,6 +44,9 @@
 
 static void link_connect(struct link *l);
 static void link_read(struct bufferevent *bev, void *arg);
+/* A read or a run larger than this is bulk traffic (link_read,
+ * link_write_priority). */
+#define LINK_BULK_READ (16 * 1024)
 static void link_event(struct bufferevent *bev, short what, void *arg);
 
 static int link_sockaddr(const char *addr, struct sockaddr_storage *ss,
@@ -72,6 +75,38 @@ static int link_sockaddr(const char *addr, struct sockaddr_storage *ss,
 	}
 }
 
+/* A frame goes to the path's output in one piece: the TLS layer seals each
+ * piece of that buffer as records of its own and writes each at once, so
+ * a header apart from its body cost a record, a write and, at the other
+ * end, a wakeup that finds half a frame. */
+static void link_write_frame(struct link *l, const uint8_t *hdr, const void *body,
+			     size_t len)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	if (b == NULL || evbuffer_expand(b, FRAME_HDR + len) != 0 ||
+	    evbuffer_add(b, hdr, FRAME_HDR) != 0 || evbuffer_add(b, body, len) != 0 ||
+	    bufferevent_write_buffer(l->bev, b) != 0) {
+		/* Out of memory: the frame is lost to this path, as on a cut;
+		 * what it carried is sent again (nothing unreceived is ever
+		 * acknowledged). */
+		node_log(l->n, "path %s: cannot queue a frame of %zu bytes", l->addr, len);
+	}
+	if (b)
+		evbuffer_free(b);
+}
+
+/* Writes on a path go at the loop's first priority while what it carries
+ * is urgent or small (an entry out of order, a receipt), so that they are
+ * not queued behind the bulk flush under way; at the common one while it
+ * carries runs of a backlog.  (As for reads: a priority cannot change
+ * while the path's event is active; it is set again at the next frame.) */
+static void link_write_priority(struct link *l, int urgent)
+{
+	if (l->outgoing && l->bev)
+		(void)bufferevent_priority_set(l->bev, urgent ? 0 : 1);
+}
+
 void link_send(struct link *l, int type, json_t *body)
 {
 	uint8_t hdr[FRAME_HDR];
@@ -94,8 +129,7 @@ void link_send(struct link *l, int type, json_t *body)
 		return;
 	}
 	frame_header(hdr, type, len);
-	bufferevent_write(l->bev, hdr, sizeof hdr);
-	bufferevent_write(l->bev, s, len);
+	link_write_frame(l, hdr, s, len);
 	free(s);
 }
 
@@ -278,6 +312,14 @@ static int link_send_run(struct npeer *p, struct link *l, uint64_t size)
 
 	if (r.buf == NULL)
 		return -1;
+	/* One piece (link_write_frame): room for the whole frame, the header
+	 * first, filled in at the end. */
+	memset(hdr, 0, sizeof hdr);
+	if (evbuffer_expand(r.buf, B64_ENCLEN(LINK_RUN_BYTES) + 4096) != 0 ||
+	    evbuffer_add(r.buf, hdr, sizeof hdr) != 0) {
+		evbuffer_free(r.buf);
+		return -1;
+	}
 	evbuffer_add(r.buf, "{\"origin\":", 10);
 	link_json_str(r.buf, p->out_origin);
 	evbuffer_add_printf(r.buf, ",\"first\":%llu,\"entries\":[",
@@ -308,14 +350,24 @@ static int link_send_run(struct npeer *p, struct link *l, uint64_t size)
 	}
 	evbuffer_add_printf(r.buf, "%s}", urgent ? ",\"urgent\":true" : "");
 	free(cp);
-	if (evbuffer_get_length(r.buf) >= FRAME_MAX) {
+	if (evbuffer_get_length(r.buf) - sizeof hdr >= FRAME_MAX) {
 		evbuffer_free(r.buf);
 		node_log(p->n, "internal: run of %s from %llu over the frame limit",
 			 p->out_origin, (unsigned long long)p->next_inorder);
 		return -1;
 	}
-	frame_header(hdr, FRAME_ENTRIES, evbuffer_get_length(r.buf));
-	bufferevent_write(l->bev, hdr, sizeof hdr);
+	frame_header(hdr, FRAME_ENTRIES, evbuffer_get_length(r.buf) - sizeof hdr);
+	{
+		/* The header's place is in the first piece (evbuffer_expand
+		 * above), so this copies nothing. */
+		unsigned char *h = evbuffer_pullup(r.buf, sizeof hdr);
+		if (h == NULL) {
+			evbuffer_free(r.buf);
+			return -1;
+		}
+		memcpy(h, hdr, sizeof hdr);
+	}
+	link_write_priority(l, urgent || r.bytes <= LINK_BULK_READ);
 	bufferevent_write_buffer(l->bev, r.buf);
 	evbuffer_free(r.buf);
 	p->fly[p->nfly].end = end;
@@ -412,6 +464,7 @@ static int link_send_ooo(struct npeer *p, struct link *l, uint64_t idx,
 			    "more", more));
 	free(b);
 	free(cp);
+	link_write_priority(l, 1);
 	idxset_add(&p->ooo_sent, idx);
 	p->oofly[p->noofly].idx = idx;
 	p->oofly[p->noofly++].bytes = len;
@@ -898,8 +951,6 @@ static long link_read_frames(struct link *l, struct bufferevent *bev)
  * then read before the runs already waiting on the busy one.  (A priority
  * cannot change while the path's event is pending in the loop; it is
  * tried again after the next read.) */
-#define LINK_BULK_READ (16 * 1024)
-
 static void link_read(struct bufferevent *bev, void *arg)
 {
 	struct link *l = arg;

@@ -57,10 +57,10 @@ struct ckpt_conf {
 /* The node's settings (4 KiB pages): a round every 20 ms once the WAL
  * holds 1 MiB; a WAL of 16 MiB is restarted; a hold covers at most 2 MiB
  * of copying.  Each round's copy ends in a sync of the database file, which
- * the WAL syncs of urgent commits queue behind at the disk: rounds of about
- * a megabyte kept FLASH p99 under load at 11-19 ms in quick bench runs,
- * against 17-32 ms with rounds every 100 ms from 4 MiB (BENCHMARKS.md, the
- * seventh session). */
+ * the WAL syncs of urgent commits queue behind at the disk: with rounds of
+ * about a megabyte, FLASH p99 under load in quick bench runs was 11-33 ms,
+ * median 17, against 17-32, median 25, with rounds every 100 ms from 4 MiB
+ * (BENCHMARKS.md, the seventh session). */
 #define CKPT_CONF_DEFAULT { 20, 256, 4096, 512 }
 
 struct ckpt_stats {

@@ -1590,7 +1590,7 @@ static void node_die(evutil_socket_t fd, short what, void *arg)
 	node_crashpoint(arg, CRASH_ACK_BEFORE_RECEIPT);
 }
 
-static void node_after_commit(struct node *n, int ok, int deferred,
+static void node_after_commit(struct node *n, int ok, int deferred, int urgent,
 			      struct sub *rest);
 
 /* At most this many entries are sequenced in one commit: a large bulk
@@ -1750,7 +1750,7 @@ static void node_flush(evutil_socket_t fd, short what, void *arg)
 	} else if (any) {
 		n->disk_full = 0;
 	}
-	node_after_commit(n, rc == 0, urgent && !urgent_runs && rc == 0, rest);
+	node_after_commit(n, rc == 0, urgent && !urgent_runs && rc == 0, urgent && any, rest);
 }
 
 static struct link *node_rx_link(struct node *n, struct npeer *p)
@@ -1892,9 +1892,10 @@ static void node_wsync_cb(evutil_socket_t fd, short what, void *arg)
  * (runs, alarms, links to ACK) for the next flush while this one syncs.
  * With deferred (an urgent flush), the runs stay queued for the next one.
  */
-static void node_after_commit(struct node *n, int ok, int deferred,
+static void node_after_commit(struct node *n, int ok, int deferred, int urgent,
 			      struct sub *rest)
 {
+	int synced = 0;
 	struct sub *subs = n->subs, *s, *snx;
 	struct api_req *reqs = n->reqs, *r, *rnx;
 	struct rx_run *runs = deferred ? NULL : n->runs, *run, *runx;
@@ -2009,6 +2010,19 @@ static void node_after_commit(struct node *n, int ok, int deferred,
 			node_crashpoint(n, CRASH_COMMIT_BEFORE_SYNC);
 		b->gen = ++n->gen;
 		wsync_request(n->wsync, b->gen);
+		/* An urgent commit is synced here and now (wsync_now), at most
+		 * once every NODE_NOW_SYNC_MS so that a flood of urgent traffic
+		 * keeps the pipelined syncs of the thread; a failure is found
+		 * by node_durable_upto below, which stops the node. */
+		if (urgent) {
+			int64_t now = node_now_ms();
+			if (now - n->now_sync_ms >= NODE_NOW_SYNC_MS) {
+				struct perr e;
+				n->now_sync_ms = now;
+				(void)wsync_now(n->wsync, b->gen, &e);
+				synced = 1;
+			}
+		}
 	} else {
 		b->gen = n->gen; /* after what came before it */
 	}
@@ -2041,7 +2055,7 @@ static void node_after_commit(struct node *n, int ok, int deferred,
 			node_flush_link(n, l);
 		link_resume(l);
 	}
-	if (b->gen <= n->gen_done)
+	if (synced || b->gen <= n->gen_done)
 		node_durable_upto(n);
 }
 

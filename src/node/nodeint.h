@@ -57,6 +57,8 @@
  * that receipts and cosignatures cause, whatever the rate of messages. */
 #define NODE_RECEIPT_MS 50
 #define NODE_COSIGN_MS 250
+#define NODE_NOW_SYNC_MS 5            /* at most one urgent commit synced on the
+                                         * loop (wsync_now) this often */
 #define NODE_SHORT_RUN 8              /* entries: a run flushed at the first priority */
 #define LINK_DEAD_MS 3000             /* silent this long: path down */
 
@@ -284,6 +286,7 @@ struct node {
 	struct event *wsync_ev;
 	uint64_t gen;             /* commits made */
 	uint64_t gen_done;        /* commits known durable */
+	int64_t now_sync_ms;      /* the last urgent commit synced on the loop */
 	struct batch *batches, **batches_tail; /* committed, not yet durable */
 	struct note_signer logkey, cosignkey;
 	char api_token[128], auditor_token[128];

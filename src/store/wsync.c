@@ -15,7 +15,8 @@
 
 struct wsync {
 	char path[PATH_MAX];     /* the WAL file */
-	int fd;
+	int fd;                  /* the thread's */
+	int fd_now;              /* wsync_now's (the caller's thread) */
 	int notify_fd;
 	pthread_t thread;
 	pthread_mutex_t mu;
@@ -28,24 +29,24 @@ struct wsync {
 /* The WAL file is SQLite's: it can be truncated (same inode) but, while
  * the node's connections are open, not replaced.  Reopened if it ever is,
  * so that the sync always reaches the file SQLite writes. */
-static int wsync_fd(struct wsync *w, char *err, size_t errlen)
+static int wsync_fd(struct wsync *w, int *fdp, char *err, size_t errlen)
 {
 	struct stat a, b;
 
-	if (w->fd >= 0 && stat(w->path, &a) == 0 && fstat(w->fd, &b) == 0 &&
+	if (*fdp >= 0 && stat(w->path, &a) == 0 && fstat(*fdp, &b) == 0 &&
 	    a.st_ino == b.st_ino && a.st_dev == b.st_dev)
-		return w->fd;
-	if (w->fd >= 0)
-		close(w->fd);
-	w->fd = open(w->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (w->fd < 0)
+		return *fdp;
+	if (*fdp >= 0)
+		close(*fdp);
+	*fdp = open(w->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (*fdp < 0)
 		snprintf(err, errlen, "%.300s: %s", w->path, strerror(errno));
-	return w->fd;
+	return *fdp;
 }
 
-static int wsync_once(struct wsync *w, char *err, size_t errlen)
+static int wsync_once(struct wsync *w, int *fdp, char *err, size_t errlen)
 {
-	int fd = wsync_fd(w, err, errlen);
+	int fd = wsync_fd(w, fdp, err, errlen);
 
 	if (fd < 0)
 		return -1;
@@ -81,14 +82,15 @@ static void *wsync_run(void *arg)
 		target = w->want;
 		pthread_mutex_unlock(&w->mu);
 		err[0] = '\0';
-		rc = wsync_once(w, err, sizeof err);
+		rc = wsync_once(w, &w->fd, err, sizeof err);
 		pthread_mutex_lock(&w->mu);
 		if (rc != 0) {
 			if (w->err[0] == '\0')
 				snprintf(w->err, sizeof w->err, "%s", err);
 			break; /* nothing later counts as synced */
 		}
-		w->done = target;
+		if (target > w->done) /* wsync_now may have gone further */
+			w->done = target;
 		pthread_mutex_unlock(&w->mu);
 		wsync_notify(w);
 		pthread_mutex_lock(&w->mu);
@@ -109,12 +111,13 @@ int wsync_start(struct wsync **out, const char *dbpath, int notify_fd,
 	if (w == NULL)
 		return perr_set(e, "out of memory");
 	w->fd = -1;
+	w->fd_now = -1;
 	w->notify_fd = notify_fd;
 	if ((size_t)snprintf(w->path, sizeof w->path, "%s-wal", dbpath) >= sizeof w->path) {
 		free(w);
 		return perr_set(e, "%s: path too long", dbpath);
 	}
-	if (wsync_once(w, w->err, sizeof w->err) != 0) {
+	if (wsync_once(w, &w->fd, w->err, sizeof w->err) != 0) {
 		perr_set(e, "%s", w->err);
 		free(w);
 		return -1;
@@ -159,6 +162,24 @@ void wsync_request(struct wsync *w, uint64_t gen)
 	pthread_mutex_unlock(&w->mu);
 }
 
+int wsync_now(struct wsync *w, uint64_t gen, struct perr *e)
+{
+	char err[PERR_MAX];
+	int rc;
+
+	err[0] = '\0';
+	rc = wsync_once(w, &w->fd_now, err, sizeof err);
+	pthread_mutex_lock(&w->mu);
+	if (rc != 0 && w->err[0] == '\0')
+		snprintf(w->err, sizeof w->err, "%s", err);
+	if (w->err[0] != '\0')
+		rc = perr_set(e, "%s", w->err);
+	else if (gen > w->done)
+		w->done = gen;
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
 int wsync_done(struct wsync *w, uint64_t *done, struct perr *e)
 {
 	int rc = 0;
@@ -184,5 +205,7 @@ void wsync_stop(struct wsync *w)
 	pthread_cond_destroy(&w->cv);
 	if (w->fd >= 0)
 		close(w->fd);
+	if (w->fd_now >= 0)
+		close(w->fd_now);
 	free(w);
 }

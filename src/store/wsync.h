@@ -35,6 +35,14 @@ int wsync_start(struct wsync **w, const char *dbpath, int notify_fd,
 		struct perr *e);
 /* Asks for every commit up to number gen to be synced. */
 void wsync_request(struct wsync *w, uint64_t gen);
+/* Syncs the WAL now, on the calling thread, and counts every commit up to
+ * gen (each written before this call) synced.  For an urgent commit: it
+ * then waits neither for the sync the thread may have under way, begun
+ * before it was written, nor for the two wakeups of a handover to the
+ * thread and back, each of which can wait for a CPU on a busy machine.
+ * Uses a descriptor of its own.  -1 (e says why) if the sync failed; the
+ * failure then stands for wsync_done as one of the thread's would. */
+int wsync_now(struct wsync *w, uint64_t gen, struct perr *e);
 /* The largest commit number known synced, in *done.  -1 (e says why) once
  * a sync has failed: what it should have covered may be lost, nothing after
  * it may be acknowledged, and the node must stop. */

@@ -351,12 +351,76 @@ static void test_missing_wal_and_failed_sync(void **state)
 	free(wal);
 }
 
+/* wsync_now: the commit counts synced when it returns, on the caller's
+ * thread, without the thread's report; the thread, finishing a sync it
+ * began earlier, never takes the count back; a failed sync stands. */
+static void test_sync_now_counts_at_once_and_never_goes_back(void **state)
+{
+	char *dir = stt_tmpdir(), *path = stt_join(dir, "log.db");
+	char *wal = stt_join(dir, "log.db-wal");
+	struct store *s;
+	struct store_log *l;
+	struct stt_model m;
+	struct wsync *w;
+	struct perr e;
+	int fds[2], nows = 0;
+	uint64_t gen, done = 0, seen = 0;
+
+	(void)state;
+	stt_model_init(&m, 5);
+	stt_open(&s, &l, path, 1, NULL, "one.example/log");
+	assert_int_equal(sqlite3_exec(store_sqlite(s), "PRAGMA synchronous=NORMAL", NULL,
+				      NULL, NULL), SQLITE_OK);
+	ws_pipe(fds);
+	if (wsync_start(&w, path, fds[1], &e) != 0)
+		fail_msg("wsync_start: %s", e.msg);
+	for (gen = 1; gen <= 300; gen++) {
+		stt_append(l, &m, 1 + gen % 5);
+		wsync_request(w, gen);
+		if (gen % 3 == 0) {
+			/* The thread is likely syncing an earlier commit now. */
+			if (wsync_now(w, gen, &e) != 0)
+				fail_msg("wsync_now: %s", e.msg);
+			nows++;
+			assert_int_equal(wsync_done(w, &done, &e), 0);
+			if (done < gen)
+				fail_msg("commit %llu synced by wsync_now, reported %llu",
+					 (unsigned long long)gen, (unsigned long long)done);
+		} else {
+			assert_int_equal(wsync_done(w, &done, &e), 0);
+		}
+		if (done < seen)
+			fail_msg("the synced count went back from %llu to %llu",
+				 (unsigned long long)seen, (unsigned long long)done);
+		seen = done;
+	}
+	ws_wait(w, fds[0], gen - 1);
+	assert_int_equal(nows, 100);
+	/* A WAL that cannot be synced: wsync_now fails naming the call, and
+	 * the failure stands for wsync_done, the count where it was. */
+	assert_int_equal(unlink(wal), 0);
+	assert_int_equal(mkfifo(wal, 0600), 0);
+	stt_assert_fails(wsync_now(w, gen, &e), &e, "log.db-wal");
+	stt_assert_fails(wsync_done(w, &done, &e), &e, "log.db-wal");
+	assert_int_equal(done, gen - 1);
+	wsync_stop(w);
+	close(fds[0]);
+	close(fds[1]);
+	store_close(s);
+	stt_model_free(&m);
+	stt_rmtree(dir);
+	free(dir);
+	free(path);
+	free(wal);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_power_cuts_with_the_wal_synced_later),
 		cmocka_unit_test(test_each_commit_reported_synced),
 		cmocka_unit_test(test_missing_wal_and_failed_sync),
+		cmocka_unit_test(test_sync_now_counts_at_once_and_never_goes_back),
 	};
 	if (getenv("PARLEY_TEST_FILTER") != NULL)
 		cmocka_set_test_filter(getenv("PARLEY_TEST_FILTER"));

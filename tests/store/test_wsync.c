@@ -258,45 +258,64 @@ static void ws_pipe(int fds[2])
 	assert_int_equal(fcntl(fds[1], F_SETFL, O_NONBLOCK), 0);
 }
 
-static void test_each_commit_reported_synced(void **state)
-{
-	char *dir = stt_tmpdir(), *path = stt_join(dir, "log.db");
+/* A store and its log, committing as the node does (synchronous=NORMAL),
+ * with a sync thread reporting on a pipe. */
+struct ws_fix {
+	char *dir, *path;
 	struct store *s;
 	struct store_log *l;
 	struct stt_model m;
 	struct wsync *w;
-	struct perr e;
 	int fds[2];
+};
+
+static void ws_fix_open(struct ws_fix *f, uint64_t seed)
+{
+	struct perr e;
+
+	f->dir = stt_tmpdir();
+	f->path = stt_join(f->dir, "log.db");
+	stt_model_init(&f->m, seed);
+	stt_open(&f->s, &f->l, f->path, 1, NULL, "one.example/log");
+	assert_int_equal(sqlite3_exec(store_sqlite(f->s), "PRAGMA synchronous=NORMAL", NULL,
+				      NULL, NULL), SQLITE_OK);
+	ws_pipe(f->fds);
+	if (wsync_start(&f->w, f->path, f->fds[1], &e) != 0)
+		fail_msg("wsync_start: %s", e.msg);
+}
+
+static void ws_fix_close(struct ws_fix *f)
+{
+	wsync_stop(f->w);
+	close(f->fds[0]);
+	close(f->fds[1]);
+	store_close(f->s);
+	stt_model_free(&f->m);
+	stt_rmtree(f->dir);
+	free(f->dir);
+	free(f->path);
+}
+
+static void test_each_commit_reported_synced(void **state)
+{
+	struct ws_fix f;
 	uint64_t gen;
 
 	(void)state;
-	stt_model_init(&m, 3);
-	stt_open(&s, &l, path, 1, NULL, "one.example/log");
-	assert_int_equal(sqlite3_exec(store_sqlite(s), "PRAGMA synchronous=NORMAL", NULL,
-				      NULL, NULL), SQLITE_OK);
-	ws_pipe(fds);
-	if (wsync_start(&w, path, fds[1], &e) != 0)
-		fail_msg("wsync_start: %s", e.msg);
+	ws_fix_open(&f, 3);
 	for (gen = 1; gen <= 50; gen++) {
-		stt_append(l, &m, 1 + gen % 7);
-		wsync_request(w, gen);
-		ws_wait(w, fds[0], gen);
+		stt_append(f.l, &f.m, 1 + gen % 7);
+		wsync_request(f.w, gen);
+		ws_wait(f.w, f.fds[0], gen);
 	}
 	/* Requests made while a sync runs are served by the next one. */
 	for (; gen <= 80; gen++) {
-		stt_append(l, &m, 3);
-		wsync_request(w, gen);
+		stt_append(f.l, &f.m, 3);
+		wsync_request(f.w, gen);
 	}
-	ws_wait(w, fds[0], gen - 1);
-	wsync_stop(w);
-	close(fds[0]);
-	close(fds[1]);
-	stt_check_root(l, &m, m.n);
-	store_close(s);
-	stt_model_free(&m);
-	stt_rmtree(dir);
-	free(dir);
-	free(path);
+	ws_wait(f.w, f.fds[0], gen - 1);
+	stt_check_root(f.l, &f.m, f.m.n);
+	ws_fix_close(&f);
 }
 
 static void test_missing_wal_and_failed_sync(void **state)
@@ -356,61 +375,45 @@ static void test_missing_wal_and_failed_sync(void **state)
  * began earlier, never takes the count back; a failed sync stands. */
 static void test_sync_now_counts_at_once_and_never_goes_back(void **state)
 {
-	char *dir = stt_tmpdir(), *path = stt_join(dir, "log.db");
-	char *wal = stt_join(dir, "log.db-wal");
-	struct store *s;
-	struct store_log *l;
-	struct stt_model m;
-	struct wsync *w;
+	struct ws_fix f;
 	struct perr e;
-	int fds[2], nows = 0;
+	char *wal;
+	int nows = 0;
 	uint64_t gen, done = 0, seen = 0;
 
 	(void)state;
-	stt_model_init(&m, 5);
-	stt_open(&s, &l, path, 1, NULL, "one.example/log");
-	assert_int_equal(sqlite3_exec(store_sqlite(s), "PRAGMA synchronous=NORMAL", NULL,
-				      NULL, NULL), SQLITE_OK);
-	ws_pipe(fds);
-	if (wsync_start(&w, path, fds[1], &e) != 0)
-		fail_msg("wsync_start: %s", e.msg);
+	ws_fix_open(&f, 5);
+	wal = stt_join(f.dir, "log.db-wal");
 	for (gen = 1; gen <= 300; gen++) {
-		stt_append(l, &m, 1 + gen % 5);
-		wsync_request(w, gen);
+		stt_append(f.l, &f.m, 1 + gen % 5);
+		wsync_request(f.w, gen);
 		if (gen % 3 == 0) {
 			/* The thread is likely syncing an earlier commit now. */
-			if (wsync_now(w, gen, &e) != 0)
+			if (wsync_now(f.w, gen, &e) != 0)
 				fail_msg("wsync_now: %s", e.msg);
 			nows++;
-			assert_int_equal(wsync_done(w, &done, &e), 0);
+			assert_int_equal(wsync_done(f.w, &done, &e), 0);
 			if (done < gen)
 				fail_msg("commit %llu synced by wsync_now, reported %llu",
 					 (unsigned long long)gen, (unsigned long long)done);
 		} else {
-			assert_int_equal(wsync_done(w, &done, &e), 0);
+			assert_int_equal(wsync_done(f.w, &done, &e), 0);
 		}
 		if (done < seen)
 			fail_msg("the synced count went back from %llu to %llu",
 				 (unsigned long long)seen, (unsigned long long)done);
 		seen = done;
 	}
-	ws_wait(w, fds[0], gen - 1);
+	ws_wait(f.w, f.fds[0], gen - 1);
 	assert_int_equal(nows, 100);
 	/* A WAL that cannot be synced: wsync_now fails naming the call, and
 	 * the failure stands for wsync_done, the count where it was. */
 	assert_int_equal(unlink(wal), 0);
 	assert_int_equal(mkfifo(wal, 0600), 0);
-	stt_assert_fails(wsync_now(w, gen, &e), &e, "log.db-wal");
-	stt_assert_fails(wsync_done(w, &done, &e), &e, "log.db-wal");
+	stt_assert_fails(wsync_now(f.w, gen, &e), &e, "log.db-wal");
+	stt_assert_fails(wsync_done(f.w, &done, &e), &e, "log.db-wal");
 	assert_int_equal(done, gen - 1);
-	wsync_stop(w);
-	close(fds[0]);
-	close(fds[1]);
-	store_close(s);
-	stt_model_free(&m);
-	stt_rmtree(dir);
-	free(dir);
-	free(path);
+	ws_fix_close(&f);
 	free(wal);
 }
 

@@ -99,11 +99,15 @@ static void link_write_frame(struct link *l, const uint8_t *hdr, const void *bod
 /* Writes on a path go at the loop's first priority while what it carries
  * is urgent or small (an entry out of order, a receipt), so that they are
  * not queued behind the bulk flush under way; at the common one while it
- * carries runs of a backlog.  (As for reads: a priority cannot change
+ * carries runs of a backlog.  A path to us takes its priority from what it
+ * brings (link_read), but an urgent frame written on it lifts it: one
+ * event carries the path's reads and writes, and a FLASH's receipt sent on
+ * the path that brings the backlog otherwise waited for the bulk flushes
+ * (bench/node: up to 4 ms).  (As for reads: a priority cannot change
  * while the path's event is active; it is set again at the next frame.) */
 static void link_write_priority(struct link *l, int urgent)
 {
-	if (l->outgoing && l->bev)
+	if (l->bev && (l->outgoing || urgent))
 		(void)bufferevent_priority_set(l->bev, urgent ? 0 : 1);
 }
 

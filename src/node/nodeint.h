@@ -299,6 +299,7 @@ struct node {
 	size_t nlisteners;
 	struct evhttp *http;
 	struct event *flush_ev, *flush_urgent_ev, *tick_ev, *sigterm_ev, *sigint_ev;
+	int in_urgent_ev;        /* node_flush runs from flush_urgent_ev */
 	struct event *later_ev;   /* a flush for rate-limited receipts, cosigs */
 	int64_t later_at;         /* when it fires (node_now_ms), if pending */
 

@@ -124,8 +124,8 @@ static struct treaty_engine *own_engine(struct node *n, struct npeer *p,
 		return p->tr_out[k];
 	if ((g = treaty_engine_new(d)) == NULL)
 		return perr_set(e, "out of memory"), NULL;
-	if (sqlite3_prepare_v2(n->db, "SELECT k FROM outbox WHERE k >= ?1 AND k < ?2 AND "
-			       "type = 'notification' ORDER BY k", -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(n->db, "SELECT k FROM outbox INDEXED BY outbox_notif WHERE "
+			       "k >= ?1 AND k < ?2 AND type = 'notification' ORDER BY k", -1, &st, NULL) != SQLITE_OK) {
 		treaty_engine_free(g);
 		return perr_set(e, "database: %s", sqlite3_errmsg(n->db)), NULL;
 	}
@@ -257,8 +257,9 @@ void ntreaty_advance(struct node *n, struct npeer *p)
 
 	if (p->tr_in_next >= hi)
 		return;
-	if (sqlite3_prepare_v2(n->db, "SELECT k, received FROM inbox WHERE k >= ?1 AND k < ?2"
-			       " AND type = 'notification' ORDER BY k LIMIT ?3", -1, &st,
+	if (sqlite3_prepare_v2(n->db, "SELECT k, received FROM inbox INDEXED BY inbox_notif"
+			       " WHERE k >= ?1 AND k < ?2 AND type = 'notification'"
+			       " ORDER BY k LIMIT ?3", -1, &st,
 			       NULL) != SQLITE_OK)
 		return;
 	sqlite3_bind_int64(st, 1, node_key(p->in, p->tr_in_next));

@@ -539,10 +539,60 @@ void link_deliver(struct npeer *p)
 	}
 }
 
+/* No out-of-order frame in flight: the receiver's latest verified
+ * checkpoint is what it ACKed, or the end of a run still in flight (runs
+ * are verified in order).  An OOO frame the receiver had to ignore thus
+ * never leaves the next proofs starting elsewhere. */
+static void link_sent_cp_reset(struct npeer *p)
+{
+	uint64_t cp = p->r_verified;
+	size_t i;
+
+	for (i = 0; i < p->nfly; i++)
+		if (p->fly[i].end > cp)
+			cp = p->fly[i].end;
+	p->sent_cp = cp;
+}
+
+/* "resend": out-of-order entries the receiver ignored (their proof
+ * started at a size it had verified past).  Those still unheld and sent
+ * by us leave the frames in flight, to go again with proofs from the
+ * size this ACK reports.  Returns how many, or -1 on a malformed list. */
+int link_rx_resend(struct npeer *p, json_t *redo, struct perr *e)
+{
+	json_t *v;
+	size_t i, k;
+	int again = 0;
+
+	if (redo == NULL)
+		return 0;
+	if (!json_is_array(redo) || json_array_size(redo) > ENV_MAX_ALSO)
+		return perr_set(e, "ACK: resend is not an array of at most %d indices",
+				ENV_MAX_ALSO);
+	json_array_foreach(redo, i, v)
+		if (!json_is_integer(v) || json_integer_value(v) < 0)
+			return perr_set(e, "ACK: resend[%zu] is not an index", i);
+	json_array_foreach(redo, i, v) {
+		uint64_t idx = (uint64_t)json_integer_value(v);
+		if (idx < p->r_size || idxset_has(&p->r_also, idx) ||
+		    !idxset_has(&p->ooo_sent, idx))
+			continue; /* held after all, or never sent out of order */
+		idxset_del(&p->ooo_sent, idx);
+		for (k = 0; k < p->noofly; k++)
+			if (p->oofly[k].idx == idx) {
+				p->oofly[k] = p->oofly[--p->noofly];
+				break;
+			}
+		again++;
+	}
+	return again;
+}
+
 int link_rx_ack(struct link *l, json_t *body, struct perr *e)
 {
 	struct npeer *p = l->peer;
 	json_t *also = json_object_get(body, "also"), *v;
+	int again;
 	json_t *js = json_object_get(body, "size"), *jv = json_object_get(body, "verified");
 	const char *origin = json_string_value(json_object_get(body, "origin"));
 	uint64_t size, verified, out = p->dout_size, prev = 0;
@@ -573,14 +623,24 @@ int link_rx_ack(struct link *l, json_t *body, struct perr *e)
 	}
 	p->r_size = size;
 	p->r_verified = verified;
+	if ((again = link_rx_resend(p, json_object_get(body, "resend"), e)) < 0)
+		return -1;
 	if (l->up_since_ms == 0)
 		l->up_since_ms = node_now_ms();
 	if (p->active == NULL) {
 		link_pick_active(p);
 		return 0;
 	}
-	if (p->active != l)
+	if (p->active != l) {
+		/* The ACK of the path an OOO frame went by: what it asks for
+		 * again goes now. */
+		if (again > 0) {
+			if (p->noofly == 0)
+				link_sent_cp_reset(p);
+			link_deliver(p);
+		}
 		return 0;
+	}
 	if (p->next_inorder < size)
 		p->next_inorder = size; /* e.g. entries sent on a path now down */
 	for (i = 0, k = 0; i < p->nfly; i++) {
@@ -595,17 +655,8 @@ int link_rx_ack(struct link *l, json_t *body, struct perr *e)
 			p->oofly[k++] = p->oofly[i];
 	}
 	p->noofly = k;
-	if (p->noofly == 0) {
-		/* No out-of-order frame in flight: the receiver's latest verified
-		 * checkpoint is what it ACKed, or the end of a run still in flight
-		 * (runs are verified in order).  An OOO frame the receiver had to
-		 * ignore thus never leaves the next proofs starting elsewhere. */
-		uint64_t cp = verified;
-		for (i = 0; i < p->nfly; i++)
-			if (p->fly[i].end > cp)
-				cp = p->fly[i].end;
-		p->sent_cp = cp;
-	}
+	if (p->noofly == 0)
+		link_sent_cp_reset(p);
 	link_deliver(p);
 	return 0;
 }

@@ -1049,6 +1049,12 @@ int node_rx_ooo(struct node *n, struct link *l, json_t *body, struct perr *e)
 			return perr_set(e, "OOO: checkpoint at size %llu disagrees with the "
 					"entries held", (unsigned long long)c.size);
 		}
+		/* Not held, so asked for again: the sender has no other way to
+		 * tell an ignored frame from one still in flight, and the entry
+		 * would otherwise wait for the runs before it. */
+		if (idx >= p->m_size && !idxset_has(&p->held, idx) &&
+		    p->ooo_redo.n < ENV_MAX_ALSO)
+			idxset_add(&p->ooo_redo, idx);
 		node_flush_link(n, l);
 		return 0;
 	}
@@ -1199,16 +1205,25 @@ int node_rx_cosig(struct node *n, struct link *l, json_t *body,
 	return 0;
 }
 
+/* The ACK for p's log.  It takes the out-of-order entries ignored since
+ * the last ACK ("resend"): asked for once, they come again with proofs
+ * from the size this ACK reports verified. */
 json_t *node_ack_body(struct npeer *p)
 {
-	json_t *also = json_array();
+	json_t *also = json_array(), *redo = NULL;
 	size_t i;
 
 	for (i = 0; i < p->d_held.n && i < ENV_MAX_ALSO; i++)
 		json_array_append_new(also, json_integer((json_int_t)p->d_held.v[i]));
-	return json_pack("{s:s, s:I, s:o, s:I}", "origin", p->in_origin, "size",
+	if (p->ooo_redo.n > 0) {
+		redo = json_array();
+		for (i = 0; i < p->ooo_redo.n; i++)
+			json_array_append_new(redo, json_integer((json_int_t)p->ooo_redo.v[i]));
+		idxset_clear(&p->ooo_redo);
+	}
+	return json_pack("{s:s, s:I, s:o, s:I, s:o*}", "origin", p->in_origin, "size",
 			 (json_int_t)p->d_size, "also", also, "verified",
-			 (json_int_t)p->dv_size);
+			 (json_int_t)p->dv_size, "resend", redo);
 }
 
 /* ---- the flush: one transaction per turn of the loop ----------------- */
@@ -2490,6 +2505,7 @@ static void node_close(struct node *n)
 			idxset_clear(&p->urgent[k]);
 		idxset_clear(&p->ooo_sent);
 		idxset_clear(&p->held);
+		idxset_clear(&p->ooo_redo);
 		idxset_clear(&p->d_held);
 		free(p->cp_cache);
 		free(p->cosig_note);

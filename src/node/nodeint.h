@@ -212,6 +212,9 @@ struct npeer {
 	merkle_hash front[64];    /* compact range [0, m_size) */
 	int nfront;
 	struct idxset held;       /* out-of-order entries held */
+	struct idxset ooo_redo;   /* out-of-order entries ignored (proof from
+	                           * a size we verified past): the next ACK
+	                           * asks for them again ("resend") */
 	uint64_t v_size;          /* latest verified checkpoint */
 	merkle_hash v_root;
 	char *v_note;
@@ -417,6 +420,10 @@ void link_tick(struct node *n);
 void link_reset_sender(struct npeer *p);
 /* Sender side: the receiver's ACK. */
 int link_rx_ack(struct link *l, json_t *body, struct perr *e);
+/* An ACK's "resend" list (optional, may be NULL): the OOO frames in flight
+ * for those entries are taken back, to go again; how many, -1 if the list
+ * is malformed.  Before calling: p->r_size and p->r_also from the ACK. */
+int link_rx_resend(struct npeer *p, json_t *redo, struct perr *e);
 /* The receiver's state for p's log, as an ACK frame body. */
 json_t *node_ack_body(struct npeer *p);
 

@@ -257,6 +257,14 @@ case "$(step stalefrom/proof-from-an-older-size)" in
 accepted*) ok "stalefrom: answered with an ACK, not an ERROR" ;;
 *) fail "stalefrom: $(step stalefrom/proof-from-an-older-size)" ;;
 esac
+# ... which asks for the entry again, so that an honest sender resends it
+# with a proof from b's size instead of leaving it to the runs.
+sidx=$(sed -n 's|^OOO stalefrom/proof-from-an-older-size: index \([0-9]*\)$|\1|p' "$T/evil-stalefrom.out")
+[ -n "$sidx" ] || fail "stalefrom: evilpeer did not name the entry's index"
+case "$(step stalefrom/proof-from-an-older-size)" in
+*" resend=[$sidx]"*) ok "stalefrom: the ACK asks for entry $sidx again (resend)" ;;
+*) fail "stalefrom: the ACK does not ask for entry $sidx again: $(step stalefrom/proof-from-an-older-size)" ;;
+esac
 expect_alarms stalefrom
 unchanged stalefrom
 

@@ -610,15 +610,20 @@ static void ep_await(struct ep_conn *c, struct ep_result *r)
 		if (type == FRAME_ACK) {
 			json_t *j = json_loads(body, 0, NULL);
 			json_t *also = json_object_get(j, "also");
+			json_t *redo = json_object_get(j, "resend");
 			char *as = also ? json_dumps(also, JSON_COMPACT) : NULL;
+			char *rs = redo ? json_dumps(redo, JSON_COMPACT) : NULL;
 			r->out = EP_ACCEPTED;
 			r->ack_size = (uint64_t)json_integer_value(json_object_get(j, "size"));
 			r->ack_verified =
 				(uint64_t)json_integer_value(json_object_get(j, "verified"));
-			snprintf(r->detail, sizeof r->detail, "ACK size=%llu verified=%llu also=%s",
+			snprintf(r->detail, sizeof r->detail,
+				 "ACK size=%llu verified=%llu also=%s%s%s",
 				 (unsigned long long)r->ack_size,
-				 (unsigned long long)r->ack_verified, as ? as : "?");
+				 (unsigned long long)r->ack_verified, as ? as : "?",
+				 rs ? " resend=" : "", rs ? rs : "");
 			free(as);
+			free(rs);
 			json_decref(j);
 			free(body);
 			return;
@@ -1313,6 +1318,8 @@ static void sc_stalefrom(struct ep *ep)
 	free(cp);
 	free(s);
 	free(ent);
+	printf("OOO %s/proof-from-an-older-size: index %llu\n", ep->scenario,
+	       (unsigned long long)idx);
 	ep_step_frame(ep, "proof-from-an-older-size", FRAME_OOO, b);
 }
 

@@ -101,9 +101,9 @@ static void link_write_frame(struct link *l, const uint8_t *hdr, const void *bod
  * not queued behind the bulk flush under way; at the common one while it
  * carries runs of a backlog.  A path to us takes its priority from what it
  * brings (link_read), but an urgent frame written on it lifts it: one
- * event carries the path's reads and writes, and a FLASH's receipt sent on
- * the path that brings the backlog otherwise waited for the bulk flushes
- * (bench/node: up to 4 ms).  (As for reads: a priority cannot change
+ * event carries the path's reads and writes, so a receipt written on the
+ * path that brings the backlog would otherwise wait for the bulk flushes
+ * like the runs it reads.  (As for reads: a priority cannot change
  * while the path's event is active; it is set again at the next frame.) */
 static void link_write_priority(struct link *l, int urgent)
 {
@@ -592,11 +592,11 @@ int link_rx_ack(struct link *l, json_t *body, struct perr *e)
 {
 	struct npeer *p = l->peer;
 	json_t *also = json_object_get(body, "also"), *v;
-	int again;
 	json_t *js = json_object_get(body, "size"), *jv = json_object_get(body, "verified");
 	const char *origin = json_string_value(json_object_get(body, "origin"));
 	uint64_t size, verified, out = p->dout_size, prev = 0;
 	size_t i, k;
+	int again;
 
 	if (origin == NULL || !json_is_integer(js) || !json_is_integer(jv) ||
 	    !json_is_array(also) || json_array_size(also) > ENV_MAX_ALSO)

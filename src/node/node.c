@@ -2099,9 +2099,10 @@ static void node_after_commit(struct node *n, int ok, struct rx_run *stop, int u
 		 * by node_durable_upto below, which stops the node.  The
 		 * thread is not woken for it: on a busy machine the wakeup
 		 * could cost this thread its CPU just before the sync. */
-		if (urgent && node_now_ms() - n->now_sync_ms >= NODE_NOW_SYNC_MS) {
+		int64_t now = node_now_ms();
+		if (urgent && now - n->now_sync_ms >= NODE_NOW_SYNC_MS) {
 			struct perr e;
-			n->now_sync_ms = node_now_ms();
+			n->now_sync_ms = now;
 			(void)wsync_now(n->wsync, b->gen, &e);
 			synced = 1;
 		} else {

@@ -124,8 +124,9 @@ static struct treaty_engine *own_engine(struct node *n, struct npeer *p,
 		return p->tr_out[k];
 	if ((g = treaty_engine_new(d)) == NULL)
 		return perr_set(e, "out of memory"), NULL;
-	if (sqlite3_prepare_v2(n->db, "SELECT k FROM outbox INDEXED BY outbox_notif WHERE "
-			       "k >= ?1 AND k < ?2 AND type = 'notification' ORDER BY k", -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(n->db, "SELECT k FROM outbox INDEXED BY outbox_notif"
+			       " WHERE k >= ?1 AND k < ?2 AND type = 'notification' ORDER BY k",
+			       -1, &st, NULL) != SQLITE_OK) {
 		treaty_engine_free(g);
 		return perr_set(e, "database: %s", sqlite3_errmsg(n->db)), NULL;
 	}

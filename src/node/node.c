@@ -38,6 +38,7 @@
 #include "b64.h"
 #include "checkpoint.h"
 #include "ckpt.h"
+#include "pace.h"
 #include "wsync.h"
 #include "file.h"
 #include "frame.h"
@@ -2618,6 +2619,7 @@ int node_serve(const char *dir, struct perr *e)
 	rc = 0;
 	if (n->ckpt) {
 		struct ckpt_stats cs;
+		struct pace_stats ps;
 		ckpt_stats(n->ckpt, &cs);
 		node_log(n, "WAL: %llu commits, %.1f pages each; restarted %llu times; "
 			 "bulk writes held %llu times for the checkpoint, %.1f ms in all, "
@@ -2625,6 +2627,10 @@ int node_serve(const char *dir, struct perr *e)
 			 cs.commits ? (double)cs.written / (double)cs.commits : 0.0,
 			 (unsigned long long)cs.restarts, (unsigned long long)cs.holds,
 			 (double)cs.hold_us / 1e3, (double)cs.max_hold_us / 1e3);
+		pace_stats(&ps);
+		node_log(n, "checkpoints: %.1f MB copied back, sent to the disk in %llu steps"
+			 " (%llu failed, left to the sync)", (double)ps.bytes / 1e6,
+			 (unsigned long long)ps.pushes, (unsigned long long)ps.push_errors);
 	}
 	node_log(n, "node %s stopped", n->conf.name);
 out:

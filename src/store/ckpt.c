@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 
 #include "ckpt.h"
+#include "pace.h"
 
 /* PASSIVE rounds run back to back while the lag still shrinks, at most
  * this many, before a hold is tried; and at most this many held ones. */
@@ -186,8 +187,12 @@ int ckpt_start(struct ckpt **out, const char *path, sqlite3 *wdb,
 	c->wdb = wdb;
 	c->notify_fd = notify_fd;
 	atomic_init(&c->hold, 0);
+	if (pace_register(e) != 0) {
+		free(c);
+		return -1;
+	}
 	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-			    NULL) != SQLITE_OK) {
+			    PACE_VFS) != SQLITE_OK) {
 		perr_set(e, "%s: %s", path, sqlite3_errmsg(c->db));
 		sqlite3_close(c->db);
 		free(c);

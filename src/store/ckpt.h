@@ -32,6 +32,11 @@
  * overwrite the file.  Urgent writes do not wait for a hold: one that
  * commits meanwhile just defers the restart to a later round.
  *
+ * Pacing.  The checkpointer's connection writes the database file through
+ * the paced VFS (pace.h): its copy reaches the disk 256 KiB at a time as
+ * it is made, rather than all at once at the checkpoint's sync, where an
+ * urgent commit's WAL sync issued meanwhile queued behind megabytes.
+ *
  * With the WAL sync (wsync.h), one of the node's two helper threads; both
  * serve durable writes (DESIGN, "The pieces") and neither touches the
  * node's state.

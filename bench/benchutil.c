@@ -243,24 +243,42 @@ double bu_proc_write_bytes(pid_t pid)
 }
 
 /* Fixed ports collide with a system instance or a second bench run; the
- * kernel's choice of a free one is the best guess available. */
+ * kernel's choice of a free one is the best guess available.  The kernel
+ * may hand out a port again as soon as it is closed here, so the ports
+ * this process was given lately are remembered and never given twice: a
+ * node's API once got the port of its own peer listener. */
+#define BU_PORTS_KEPT 256
+
 int bu_free_port(void)
 {
-	struct sockaddr_in a;
-	socklen_t len = sizeof a;
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port;
+	static int given[BU_PORTS_KEPT];
+	static size_t ngiven;
+	int tries;
 
-	if (fd < 0)
-		bu_die("socket: %s", strerror(errno));
-	memset(&a, 0, sizeof a);
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-		bu_die("bind 127.0.0.1:0: %s", strerror(errno));
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
+	for (tries = 0; tries < 64; tries++) {
+		struct sockaddr_in a;
+		socklen_t len = sizeof a;
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port, seen = 0;
+		size_t i;
+
+		if (fd < 0)
+			bu_die("socket: %s", strerror(errno));
+		memset(&a, 0, sizeof a);
+		a.sin_family = AF_INET;
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+		    getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+			bu_die("bind 127.0.0.1:0: %s", strerror(errno));
+		port = ntohs(a.sin_port);
+		close(fd);
+		for (i = 0; i < ngiven && i < BU_PORTS_KEPT; i++)
+			seen |= given[i] == port;
+		if (!seen) {
+			given[ngiven++ % BU_PORTS_KEPT] = port;
+			return port;
+		}
+	}
+	bu_die("no loopback port not given before");
 }
 
 /* ---- clocks ------------------------------------------------------------ */

@@ -75,8 +75,9 @@ double bu_proc_cpu(pid_t pid);
  * ("write_bytes" of /proc/PID/io), or -1 when unknown. */
 double bu_proc_write_bytes(pid_t pid);
 
-/* A loopback TCP port the kernel considers free now.  Another process may
- * take it before it is bound; the server then fails to start and says so. */
+/* A loopback TCP port the kernel considers free now, never one this
+ * process was given among the last 256.  Another process may take it
+ * before it is bound; the server then fails to start and says so. */
 int bu_free_port(void);
 
 /* ---- clocks ------------------------------------------------------------ */

@@ -42,7 +42,13 @@
  *     node has not receipted everything within a time limit (90 s, --quick
  *     30 s) or stops moving for a minute, the run is cut off with a NODE
  *     PROBLEM line and FLASH messages not yet receipted count with their
- *     age then: the latencies printed are lower bounds.
+ *     age then: the latencies printed are lower bounds.  Meanwhile a disk
+ *     probe (the floor's write + fdatasync, every 10 ms, from a thread of
+ *     this process) measures the disk under that load; each FLASH at twice
+ *     the median or more is printed beside the slowest probe sync in its
+ *     time (e2e_probe_report).  And from the kernel's schedstat, how long
+ *     each node's event loop (and all its threads) waited for a CPU while
+ *     runnable during the phase.
  *  4. bench/peers as a child: Redis (appendfsync always, one run of each
  *     size) right after each throughput round of step 1; the fdatasync
  *     floor right after step 3; Mosquitto last.  The peers' clients keep
@@ -91,12 +97,14 @@
  * parsing of the first request (the rate from the first POST does not).
  */
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +116,7 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <time.h>
@@ -139,6 +148,10 @@
 #define E2E_LOAD_INTERVAL_SECS 0.05  /* load: one FLASH every 50 ms */
 #define E2E_MAX_BACKLOG 1200000
 #define E2E_MAX_ROUNDS 9             /* throughput rounds (--rounds) */
+#define E2E_PROBE_SECS 0.01          /* load: one disk-probe sync every 10 ms */
+#define E2E_PROBE_LEN 256            /* bytes appended per probe sync (as the floor) */
+#define E2E_PROBE_MAX 4096           /* probe syncs kept (41 s at the interval) */
+#define E2E_STALL_MS 5.0             /* a probe sync this slow is a stall */
 
 /* Targets of the issue. */
 #define E2E_TARGET_RATE_256 20000.0
@@ -1350,6 +1363,7 @@ static struct e2e_tput e2e_throughput(size_t entry, uint64_t n, enum e2e_tag tag
 
 struct e2e_flash {
 	double p50, p99;
+	double disk_p99_us;  /* the disk probe's, under load; -1 without it */
 };
 
 /* One FLASH after another, each waited for; the outbox is polled every
@@ -1393,6 +1407,7 @@ static struct e2e_flash e2e_flash_idle(struct e2e_pair *pr, int n)
 		cli[k] = (t2 - t0) * 1e3;
 		bu_sleep(E2E_FLASH_GAP_SECS);
 	}
+	res.disk_p99_us = -1;
 	res.p50 = e2e_pct(node, (size_t)n, 50);
 	res.p99 = e2e_pct(node, (size_t)n, 99);
 	printf("node A's clock, submitted -> receipted (whole ms): p50 %.0f  p99 %.0f  "
@@ -1455,6 +1470,191 @@ static void e2e_node_up(struct e2e_pair *pr, struct e2e_node *n, int64_t want)
 }
 
 
+/* ---- the disk under the FLASH phase's load --------------------------------
+ *
+ * While the FLASH messages go, a thread of this process appends 256 bytes
+ * to a file next to the nodes' and syncs it (fdatasync), every 10 ms: the
+ * same operation as the floor of step 4, under the load the FLASH
+ * messages meet.  Each FLASH needs two syncs in turn (its sender's, then
+ * the receiver's, which also logs the receipt); a FLASH much slower than
+ * its median is set beside the slowest probe sync in its time, to tell a
+ * disk that stalled everyone from a node that was slow by itself.  The
+ * probe adds 100 syncs a second to the nodes' own several hundred. */
+struct e2e_probe {
+	pthread_t th;
+	int fd, started;
+	atomic_int stop;
+	size_t n;
+	int64_t start_ms[E2E_PROBE_MAX];  /* wall clock, as node A's stamps */
+	double us[E2E_PROBE_MAX];
+};
+
+static void *e2e_probe_main(void *arg)
+{
+	struct e2e_probe *pb = arg;
+	char buf[E2E_PROBE_LEN];
+	double next = bu_now();
+
+	memset(buf, 'p', sizeof buf);
+	while (!pb->stop && pb->n < E2E_PROBE_MAX) {
+		int64_t w = e2e_wall_ms();
+		double s = bu_now();
+		if (write(pb->fd, buf, sizeof buf) != (ssize_t)sizeof buf || fdatasync(pb->fd) != 0)
+			break; /* reported by the count of samples */
+		pb->start_ms[pb->n] = w;
+		pb->us[pb->n++] = (bu_now() - s) * 1e6;
+		next += E2E_PROBE_SECS;
+		if (next < bu_now())
+			next = bu_now(); /* fell behind a slow sync: no burst after it */
+		bu_sleep(next - bu_now());
+	}
+	return NULL;
+}
+
+static void e2e_probe_start(struct e2e_probe *pb)
+{
+	char path[E2E_PATH_MAX + 32];
+
+	snprintf(path, sizeof path, "%s/probe.dat", e2e_dir);
+	pb->stop = 0;
+	pb->n = 0;
+	pb->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (pb->fd < 0)
+		bu_die("%s: %s", path, strerror(errno));
+	unlink(path);
+	if (pthread_create(&pb->th, NULL, e2e_probe_main, pb) != 0)
+		bu_die("cannot start the disk probe");
+	pb->started = 1;
+}
+
+static void e2e_probe_stop(struct e2e_probe *pb)
+{
+	if (!pb->started)
+		return;
+	pb->stop = 1;
+	pthread_join(pb->th, NULL);
+	close(pb->fd);
+	pb->started = 0;
+}
+
+/* The slowest probe sync whose time overlaps [from_ms, to_ms]; -1 if none. */
+static double e2e_probe_worst(const struct e2e_probe *pb, int64_t from_ms, int64_t to_ms)
+{
+	double w = -1;
+
+	for (size_t i = 0; i < pb->n; i++) {
+		int64_t end = pb->start_ms[i] + (int64_t)ceil(pb->us[i] / 1e3);
+		if (pb->start_ms[i] <= to_ms && end >= from_ms && pb->us[i] > w)
+			w = pb->us[i];
+	}
+	return w;
+}
+
+/* Time a node's threads spent runnable but waiting for a CPU, from the
+ * kernel's schedstat: the event loop (the main thread) and all threads. */
+struct e2e_wait {
+	double loop_ns, loop_slices, all_ns;
+};
+
+static struct e2e_wait e2e_wait_now(pid_t pid)
+{
+	struct e2e_wait w = { 0, 0, 0 };
+	char path[96];
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (d == NULL)
+		return w;
+	while ((de = readdir(d)) != NULL) {
+		unsigned long long run, wait, slices;
+		FILE *f;
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "/proc/%d/task/%.16s/schedstat", (int)pid, de->d_name);
+		f = fopen(path, "r");
+		if (f == NULL)
+			continue;
+		if (fscanf(f, "%llu %llu %llu", &run, &wait, &slices) == 3) {
+			w.all_ns += (double)wait;
+			if (atoi(de->d_name) == (int)pid) {
+				w.loop_ns = (double)wait;
+				w.loop_slices = (double)slices;
+			}
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return w;
+}
+
+static void e2e_wait_report(const char *who, struct e2e_wait a, struct e2e_wait b,
+			    const char *result)
+{
+	double slices = b.loop_slices - a.loop_slices;
+
+	printf("  node %s: its event loop %.1f ms in %.0f turns on a CPU (%.1f us a turn on "
+	       "average), all its threads %.1f ms\n", who, (b.loop_ns - a.loop_ns) / 1e6,
+	       slices, slices > 0 ? (b.loop_ns - a.loop_ns) / 1e3 / slices : 0,
+	       (b.all_ns - a.all_ns) / 1e6);
+	e2e_result(result, slices > 0 ? (b.loop_ns - a.loop_ns) / 1e3 / slices : 0);
+}
+
+/* The probe's syncs, and each FLASH at twice the median latency or more
+ * beside the slowest probe sync in its time.  lat[k] is FLASH k's latency,
+ * post[k] how long its POST took (durable at A), both unsorted; fl[k] its
+ * row. */
+static double e2e_probe_report(const struct e2e_probe *pb, struct e2e_row *const *fl,
+			       const double *lat, const double *post, int n)
+{
+	double *v = malloc((pb->n + 1) * sizeof *v), *s = malloc((size_t)n * sizeof *s);
+	double med, p50, p99;
+	size_t i;
+	int k, slow = 0, stalled = 0, stalls = 0;
+
+	if (v == NULL || s == NULL)
+		bu_die("out of memory");
+	if (pb->n < 10) {
+		printf("disk probe: only %zu syncs (write or fdatasync failed)\n", pb->n);
+		free(v);
+		free(s);
+		return -1;
+	}
+	memcpy(s, lat, (size_t)n * sizeof *s);
+	med = e2e_pct(s, (size_t)n, 50);
+	for (i = 0; i < pb->n; i++) {
+		v[i] = pb->us[i];
+		stalls += pb->us[i] >= E2E_STALL_MS * 1e3;
+	}
+	p50 = e2e_pct(v, pb->n, 50);
+	p99 = e2e_pct(v, pb->n, 99);
+	printf("disk probe under this load (%d B appended + fdatasync every %.0f ms, %zu "
+	       "times): p50 %.0f us  p99 %.0f us  max %.0f us; %d of them %.0f ms or "
+	       "slower\n", E2E_PROBE_LEN, E2E_PROBE_SECS * 1e3, pb->n, p50, p99, v[pb->n - 1],
+	       stalls, E2E_STALL_MS);
+	for (k = 0; k < n; k++) {
+		double w;
+		if (lat[k] < 2 * med || lat[k] < 2)
+			continue;
+		w = e2e_probe_worst(pb, fl[k]->sub, fl[k]->rcpt);
+		slow++;
+		stalled += w >= E2E_STALL_MS * 1e3;
+		printf("  FLASH %d: %.0f ms (durable at A after %.1f ms); slowest probe sync in "
+		       "its time %.1f ms\n", k, lat[k], post[k], w / 1e3);
+	}
+	printf("%d FLASH messages took twice the median (%.0f ms) or more; %d of them met a "
+	       "probe sync of %.0f ms or more\n", slow, med, stalled, E2E_STALL_MS);
+	e2e_result("fdatasync_load_p50_us", p50);
+	e2e_result("fdatasync_load_p99_us", p99);
+	e2e_result("fdatasync_load_max_us", v[pb->n - 1]);
+	e2e_result("flash_load_slow", slow);
+	e2e_result("flash_load_slow_in_stall", stalled);
+	free(v);
+	free(s);
+	return p99;
+}
+
 static struct e2e_flash e2e_flash_load(struct e2e_pair *pr, int n, uint64_t backlog,
 				       double limit)
 {
@@ -1474,6 +1674,8 @@ static struct e2e_flash e2e_flash_load(struct e2e_pair *pr, int n, uint64_t back
 	uint64_t counts[3];
 	int64_t now_ms;
 	struct e2e_cpu c0, c1;
+	struct e2e_wait wa0, wb0, wa1, wb1;
+	static struct e2e_probe probe;
 
 	if (lat == NULL || post == NULL || qs == NULL || fidx == NULL)
 		bu_die("out of memory");
@@ -1501,6 +1703,9 @@ static struct e2e_flash e2e_flash_load(struct e2e_pair *pr, int n, uint64_t back
 	t_lead = bu_now();
 	printf("B back up and receiving after %.2f s\n", t_lead - t_sub);
 	c0 = e2e_cpu_now(pr);
+	wa0 = e2e_wait_now(pr->a.pid);
+	wb0 = e2e_wait_now(pr->b.pid);
+	e2e_probe_start(&probe);
 	next = bu_now();
 	for (k = 0; k < n; k++) {
 		double s;
@@ -1515,8 +1720,14 @@ static struct e2e_flash e2e_flash_load(struct e2e_pair *pr, int n, uint64_t back
 		if (next < bu_now())
 			next = bu_now(); /* fell behind: no burst to catch up */
 	}
+	e2e_probe_stop(&probe);
+	wa1 = e2e_wait_now(pr->a.pid);
+	wb1 = e2e_wait_now(pr->b.pid);
 	printf("FLASH phase took %.2f s (largest slip behind the schedule %.1f ms)\n",
 	       bu_now() - t_lead, slip * 1e3);
+	printf("waiting for a CPU while runnable, in the FLASH phase (schedstat):\n");
+	e2e_wait_report("A", wa0, wa1, "flash_load_loop_wait_us_a");
+	e2e_wait_report("B", wb0, wb1, "flash_load_loop_wait_us_b");
 	/* Idle FLASH rows are on this pair too; the idle run checked them. */
 	counts[0] = 0;
 	counts[1] = backlog;
@@ -1584,6 +1795,7 @@ static struct e2e_flash e2e_flash_load(struct e2e_pair *pr, int n, uint64_t back
 		       (double)bl_rc / ((double)(br - bs) / 1000.0), (unsigned long long)bl_lo,
 		       (c1.a - c0.a) * 1e6 / (double)backlog, (c1.b - c0.b) * 1e6 / (double)backlog);
 	}
+	res.disk_p99_us = e2e_probe_report(&probe, fl, lat, post, n);
 	res.p50 = e2e_pct(lat, (size_t)n, 50);
 	res.p99 = e2e_pct(lat, (size_t)n, 99);
 	printf("node A's clock, submitted -> receipted (whole ms): p50 %.0f  p99 %.0f  "
@@ -1949,6 +2161,12 @@ int main(int argc, char **argv)
 			       E2E_TARGET_FLASH_X_FSYNC * fsync_us / 1e3);
 			e2e_target("flash_p99_ms_load <= 20 x fdatasync_p99",
 				   fload.p99 <= E2E_TARGET_FLASH_X_FSYNC * fsync_us / 1e3);
+			if (fload.disk_p99_us > 0)
+				printf("(beside it, not a target: the disk probe's fdatasync p99 "
+				       "under the FLASH phase's load was %.3f ms, %.1f x the "
+				       "floor; FLASH p99 is %.1f x it)\n", fload.disk_p99_us / 1e3,
+				       fload.disk_p99_us / fsync_us,
+				       fload.p99 / (fload.disk_p99_us / 1e3));
 		}
 	}
 	printf("\n(FLASH idle p50/p99 %.0f/%.0f ms; node timestamps are whole ms)\n", fi.p50,

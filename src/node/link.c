@@ -517,6 +517,7 @@ void link_deliver(struct npeer *p)
 {
 	struct link *l = p->active;
 	uint64_t size = p->dout_size; /* only what is durable leaves */
+	int sent = 0;
 
 	if (l == NULL || l->state != LINK_READY || l->bev == NULL)
 		return;
@@ -533,10 +534,13 @@ void link_deliver(struct npeer *p)
 		if (p->next_inorder < size && p->nfly < sizeof p->fly / sizeof p->fly[0]) {
 			if (link_send_run(p, l, size) != 0)
 				break;
+			sent = 1;
 			continue;
 		}
 		break;
 	}
+	if (sent)
+		node_bulk_yield();
 }
 
 /* No out-of-order frame in flight: the receiver's latest verified
@@ -1013,6 +1017,8 @@ static void link_read(struct bufferevent *bev, void *arg)
 
 	if (took > 0 && l->bev == bev && !l->outgoing)
 		bufferevent_priority_set(bev, took > LINK_BULK_READ ? 1 : 0);
+	if (took > LINK_BULK_READ)
+		node_bulk_yield();
 }
 
 int link_release(struct link *l)

@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -212,6 +213,20 @@ void node_log(struct node *n, const char *fmt, ...)
 void node_kick(struct node *n)
 {
 	event_active(n->flush_ev, EV_TIMEOUT, 0);
+}
+
+/* Called by the loop after each piece of bulk work (a flush of bulk
+ * traffic, a large read of runs, the runs sent at once): a thread woken
+ * meanwhile onto this CPU runs now rather than at the scheduler's next
+ * tick.  Woken by a peer or by our own sync thread, the kernel often puts
+ * the thread on the waker's CPU even when the other one is idle, and the
+ * busy loop there keeps it until the tick (4 ms at 250 Hz): in bench/node
+ * a FLASH's receipt waited so at its sender up to 4 ms, the receiver's
+ * sync thread up to 9 (BENCHMARKS.md, the tenth session).  With nothing
+ * else to run the call returns at once. */
+void node_bulk_yield(void)
+{
+	sched_yield();
 }
 
 /* A flush for an entry above ROUTINE: at the loop's first priority, so it
@@ -1830,6 +1845,8 @@ static void node_flush(evutil_socket_t fd, short what, void *arg)
 		n->disk_full = 0;
 	}
 	node_after_commit(n, rc == 0, rc == 0 ? stop : NULL, urgent && any, rest);
+	if (any && !urgent)
+		node_bulk_yield();
 }
 
 static struct link *node_rx_link(struct node *n, struct npeer *p)

@@ -348,6 +348,7 @@ int64_t node_now_ms(void);
 void node_log(struct node *n, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void node_kick(struct node *n);
+void node_bulk_yield(void);
 void node_alarm(struct node *n, const char *kind, const char *peer,
 		const char *key, const char *evidence, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));

@@ -216,14 +216,15 @@ void node_kick(struct node *n)
 }
 
 /* Called by the loop after each piece of bulk work (a flush of bulk
- * traffic, a large read of runs, the runs sent at once): a thread woken
- * meanwhile onto this CPU runs now rather than at the scheduler's next
- * tick.  Woken by a peer or by our own sync thread, the kernel often puts
- * the thread on the waker's CPU even when the other one is idle, and the
- * busy loop there keeps it until the tick (4 ms at 250 Hz): in bench/node
- * a FLASH's receipt waited so at its sender up to 4 ms, the receiver's
- * sync thread up to 9 (BENCHMARKS.md, the tenth session).  With nothing
- * else to run the call returns at once. */
+ * traffic, a large read of runs, the runs sent at once), so that a thread
+ * woken meanwhile onto this CPU runs now rather than at the scheduler's
+ * next tick.  A thread this loop wakes (our sync thread; on a shared
+ * machine, the peer's loop it writes to) is often put on the waker's CPU
+ * even when another CPU is idle, and this loop, busy, kept it waiting
+ * until the tick (4 ms at 250 Hz): in bench/node the sender's loop up to
+ * 4 ms with a FLASH's receipt, the receiver's sync thread up to 9-12 ms
+ * (BENCHMARKS.md, the tenth session).  With nothing else to run the call
+ * returns at once. */
 void node_bulk_yield(void)
 {
 	sched_yield();

@@ -102,6 +102,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -116,7 +117,6 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <time.h>
@@ -1593,12 +1593,12 @@ static void e2e_wait_report(const char *who, struct e2e_wait a, struct e2e_wait 
 			    const char *result)
 {
 	double slices = b.loop_slices - a.loop_slices;
+	double per = slices > 0 ? (b.loop_ns - a.loop_ns) / 1e3 / slices : 0;
 
 	printf("  node %s: its event loop %.1f ms in %.0f turns on a CPU (%.1f us a turn on "
 	       "average), all its threads %.1f ms\n", who, (b.loop_ns - a.loop_ns) / 1e6,
-	       slices, slices > 0 ? (b.loop_ns - a.loop_ns) / 1e3 / slices : 0,
-	       (b.all_ns - a.all_ns) / 1e6);
-	e2e_result(result, slices > 0 ? (b.loop_ns - a.loop_ns) / 1e3 / slices : 0);
+	       slices, per, (b.all_ns - a.all_ns) / 1e6);
+	e2e_result(result, per);
 }
 
 /* The probe's syncs, and each FLASH at twice the median latency or more
@@ -1640,8 +1640,12 @@ static double e2e_probe_report(const struct e2e_probe *pb, struct e2e_row *const
 		w = e2e_probe_worst(pb, fl[k]->sub, fl[k]->rcpt);
 		slow++;
 		stalled += w >= E2E_STALL_MS * 1e3;
-		printf("  FLASH %d: %.0f ms (durable at A after %.1f ms); slowest probe sync in "
-		       "its time %.1f ms\n", k, lat[k], post[k], w / 1e3);
+		if (w < 0)
+			printf("  FLASH %d: %.0f ms (durable at A after %.1f ms); no probe sync "
+			       "in its time\n", k, lat[k], post[k]);
+		else
+			printf("  FLASH %d: %.0f ms (durable at A after %.1f ms); slowest probe "
+			       "sync in its time %.1f ms\n", k, lat[k], post[k], w / 1e3);
 	}
 	printf("%d FLASH messages took twice the median (%.0f ms) or more; %d of them met a "
 	       "probe sync of %.0f ms or more\n", slow, med, stalled, E2E_STALL_MS);

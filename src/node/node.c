@@ -352,6 +352,25 @@ static int node_alarm_limited(struct node *n, const char *kind,
 	return 1;
 }
 
+/* An alarm with this key is stored or waiting to be: the deadline checks
+ * find an overdue message again at every tick until it is dealt with, and
+ * it is one event, logged and stored once. */
+static int node_alarm_known(struct node *n, const char *key)
+{
+	const struct alarm_q *a;
+	sqlite3_stmt *st;
+	int rc;
+
+	for (a = n->alarms; a; a = a->next)
+		if (strcmp(a->key, key) == 0)
+			return 1;
+	st = q(n, "SELECT 1 FROM alarms WHERE key = ?1");
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW;
+}
+
 void node_alarm(struct node *n, const char *kind, const char *peer,
 		const char *key, const char *evidence, const char *fmt, ...)
 {
@@ -359,6 +378,8 @@ void node_alarm(struct node *n, const char *kind, const char *peer,
 	char detail[1024];
 	va_list ap;
 
+	if (key && node_alarm_known(n, key))
+		return;
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof detail, fmt, ap);
 	va_end(ap);

@@ -239,12 +239,18 @@ for pr in FLASH ROUTINE; do
 	I=$(oldest_new $pr)
 	[ -n "$I" ] || fail "b holds no unacknowledged $pr message"
 	wait_for ack_alarm $pr "$I" || fail "no ack-overdue alarm for $pr message $I, b's oldest unacknowledged"
+	[ $pr = FLASH ] && IF=$I
 done
 "$PARLEY" ack "$T/b" "$A_OUT" "$I" >/dev/null || fail "ack of ROUTINE message $I"
 J=$(oldest_new ROUTINE)
 [ -n "$J" ] && [ "$J" -gt "$I" ] || fail "after acknowledging $I, the oldest unacknowledged ROUTINE is '$J'"
 wait_for ack_alarm ROUTINE "$J" || fail "no ack-overdue alarm for ROUTINE message $J once $I was acknowledged"
 ok "missed acknowledgment deadlines raise alarms (FLASH, ROUTINE $I, then ROUTINE $J once $I was acknowledged)"
+# Every tick finds the FLASH still overdue; it is one event, logged once.
+sleep 3
+NF=$(grep -c "ALARM ack-overdue .*: FLASH message $A_OUT/$IF not acknowledged" "$T/b.log")
+[ "$NF" = 1 ] || fail "the overdue FLASH $IF was logged $NF times, not once"
+ok "an alarm still standing is logged once, not at every check"
 
 # --- storage quota: a full disk refuses submissions, damages nothing --------
 node_kill a

@@ -304,6 +304,8 @@ static void link_json_str(struct evbuffer *b, const char *s)
 	json_decref(j);
 }
 
+/* Queues the next run on l: 1 if it carries an urgent entry, 0 if not,
+ * -1 if nothing could be sent. */
 static int link_send_run(struct npeer *p, struct link *l, uint64_t size)
 {
 	struct perr e;
@@ -380,7 +382,7 @@ static int link_send_run(struct npeer *p, struct link *l, uint64_t size)
 	p->next_inorder = end;
 	if (end > p->sent_cp)
 		p->sent_cp = end;
-	return 0;
+	return urgent;
 }
 
 static json_t *link_proof_json(const merkle_hash *h, size_t n)
@@ -517,7 +519,7 @@ void link_deliver(struct npeer *p)
 {
 	struct link *l = p->active;
 	uint64_t size = p->dout_size; /* only what is durable leaves */
-	int sent = 0;
+	int bulk = 0, urgent = 0, rc;
 
 	if (l == NULL || l->state != LINK_READY || l->bev == NULL)
 		return;
@@ -529,18 +531,22 @@ void link_deliver(struct npeer *p)
 		    p->noofly == sizeof p->oofly / sizeof p->oofly[0] ||
 		    link_send_ooo(p, link_urgent_path(p), (uint64_t)u, size) != 0)
 			break;
+		urgent = 1;
 	}
 	while (p->inflight < LINK_WINDOW) {
 		if (p->next_inorder < size && p->nfly < sizeof p->fly / sizeof p->fly[0]) {
-			if (link_send_run(p, l, size) != 0)
+			if ((rc = link_send_run(p, l, size)) < 0)
 				break;
-			sent = 1;
+			urgent |= rc;
+			bulk |= !rc;
 			continue;
 		}
 		break;
 	}
-	if (sent)
-		node_bulk_yield();
+	/* The frames are queued, not yet written: the loop writes them when
+	 * it next turns.  Urgent ones must not wait for a yield. */
+	if (bulk && !urgent)
+		node_bulk_yield(p->n);
 }
 
 /* No out-of-order frame in flight: the receiver's latest verified
@@ -1018,7 +1024,7 @@ static void link_read(struct bufferevent *bev, void *arg)
 	if (took > 0 && l->bev == bev && !l->outgoing)
 		bufferevent_priority_set(bev, took > LINK_BULK_READ ? 1 : 0);
 	if (took > LINK_BULK_READ)
-		node_bulk_yield();
+		node_bulk_yield(l->n);
 }
 
 int link_release(struct link *l)

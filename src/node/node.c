@@ -225,19 +225,25 @@ void node_kick(struct node *n)
  * 4 ms with a FLASH's receipt, the receiver's sync thread up to 9-12 ms
  * (BENCHMARKS.md, the tenth session).  With nothing else to run the call
  * returns at once. */
-void node_bulk_yield(void)
+void node_bulk_yield(struct node *n)
 {
-	sched_yield();
+	/* Urgent work queued meanwhile (an urgent run read with the bulk
+	 * ones, a FLASH submitted) goes first: a yield could cost it the
+	 * slice of whatever else is runnable here. */
+	if (!n->urgent_kicked)
+		sched_yield();
 }
 
 /* A flush for an entry above ROUTINE: at the loop's first priority, so it
  * is made before the reads and flushes of bulk traffic already waiting. */
 static void node_kick_urgent(struct node *n)
 {
-	if (n->flush_urgent_ev)
+	if (n->flush_urgent_ev) {
 		event_active(n->flush_urgent_ev, EV_TIMEOUT, 0);
-	else
+		n->urgent_kicked = 1;
+	} else {
 		node_kick(n);
+	}
 }
 
 struct npeer *node_peer(struct node *n, const char *name)
@@ -1731,6 +1737,7 @@ static void node_flush_urgent(evutil_socket_t fd, short what, void *arg)
 	struct node *n = arg;
 
 	n->in_urgent_ev = 1;
+	n->urgent_kicked = 0;
 	node_flush(fd, what, arg);
 	n->in_urgent_ev = 0;
 }
@@ -1868,7 +1875,7 @@ static void node_flush(evutil_socket_t fd, short what, void *arg)
 	}
 	node_after_commit(n, rc == 0, rc == 0 ? stop : NULL, urgent && any, rest);
 	if (any && !urgent)
-		node_bulk_yield();
+		node_bulk_yield(n);
 }
 
 static struct link *node_rx_link(struct node *n, struct npeer *p)

@@ -303,6 +303,7 @@ struct node {
 	struct evhttp *http;
 	struct event *flush_ev, *flush_urgent_ev, *tick_ev, *sigterm_ev, *sigint_ev;
 	int in_urgent_ev;        /* node_flush runs from flush_urgent_ev */
+	int urgent_kicked;       /* flush_urgent_ev made active, not yet run */
 	struct event *later_ev;   /* a flush for rate-limited receipts, cosigs */
 	int64_t later_at;         /* when it fires (node_now_ms), if pending */
 
@@ -348,7 +349,7 @@ int64_t node_now_ms(void);
 void node_log(struct node *n, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void node_kick(struct node *n);
-void node_bulk_yield(void);
+void node_bulk_yield(struct node *n);
 void node_alarm(struct node *n, const char *kind, const char *peer,
 		const char *key, const char *evidence, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));

@@ -16,7 +16,7 @@ CSTD    := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L
 # speed (see the comment there); this keeps them visible without warnings.
 CPPFLAGS_ALL := -DOPENSSL_API_COMPAT=0x10100000L -DPARLEY_TREATIES_DIR='"$(CURDIR)/treaties"' -Isrc/core -Isrc/store -Isrc/node -Isrc/treaty
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-LIBS    := -levent_openssl -levent -ljansson -lssl -lcrypto -lsqlite3 -lpthread -lm
+LIBS    := -levent_openssl -levent -ljansson -lssl -lcrypto -lsodium -lsqlite3 -lpthread -lm
 TESTLIBS := -lcmocka -lpthread -ldl
 # Client libraries of the peers bench/ compares parley with (see README).
 BENCH_LIBS := -lhiredis -lmosquitto -lpthread
@@ -129,7 +129,7 @@ fuzz: deps $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(HDRS)
 	@mkdir -p build/fuzz
 	clang $(CSTD) $(CPPFLAGS_ALL) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined \
-		-o $@ $< $(filter src/core/%.c,$(LIB_SRC)) -lcrypto
+		-o $@ $< $(filter src/core/%.c,$(LIB_SRC)) -lcrypto -lsodium
 
 clean:
 	rm -rf build bin

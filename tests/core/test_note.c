@@ -598,6 +598,38 @@ static void test_a_failing_signature_from_a_known_key_rejects_the_note(void **st
 	free(b.p);
 }
 
+/* The identity point as a public key "signs" every text with R = identity,
+ * S = 0: [S]B = R + [k]A holds whatever k is.  OpenSSL's check accepts it;
+ * ours refuses keys and signature points of small order. */
+static void test_a_small_order_key_that_signs_everything_is_refused(void **state)
+{
+	struct note_verifier v;
+	uint8_t raw[4 + 64];
+	char b64[B64_ENCLEN(sizeof raw) + 1];
+	struct buf b = { 0 };
+
+	(void)state;
+	memset(&v, 0, sizeof v);
+	strcpy(v.name, "identity.example");
+	v.alg = NOTE_ALG_ED25519;
+	v.pub[0] = 1;
+	v.id = note_key_id(v.name, v.alg, v.pub);
+	memset(raw, 0, sizeof raw);
+	raw[0] = (uint8_t)(v.id >> 24);
+	raw[1] = (uint8_t)(v.id >> 16);
+	raw[2] = (uint8_t)(v.id >> 8);
+	raw[3] = (uint8_t)v.id;
+	raw[4] = 1; /* R: the identity point; S: 0 */
+	assert_true(independent_ed25519_verify(v.pub, TEXT, strlen(TEXT), raw + 4));
+	b64_encode(b64, raw, sizeof raw);
+	buf_str(&b, TEXT);
+	buf_str(&b, "\n\u2014 identity.example ");
+	buf_str(&b, b64);
+	buf_str(&b, "\n");
+	assert_true(open_note(b.p, b.len, &v, 1, NULL, NULL, NULL) < 0);
+	free(b.p);
+}
+
 static void test_a_known_name_with_another_key_id_is_an_unknown_key(void **state)
 {
 	struct keys k;
@@ -1275,6 +1307,7 @@ int main(void)
 		cmocka_unit_test(test_signature_type_is_bound_to_the_key),
 		cmocka_unit_test(test_cosignature_timestamps_above_int64_max_are_refused),
 		cmocka_unit_test(test_note_sign_with_log_and_witness_keys_together),
+		cmocka_unit_test(test_a_small_order_key_that_signs_everything_is_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

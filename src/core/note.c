@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <sodium.h>
@@ -105,11 +104,26 @@ static int note_alg_known(uint8_t alg)
 	return alg == NOTE_ALG_ED25519 || alg == NOTE_ALG_COSIG;
 }
 
+/* libsodium is set up once, by whichever thread needs it first. */
+static pthread_once_t note_sodium_once = PTHREAD_ONCE_INIT;
+static int note_sodium_ok;
+
+static void note_sodium_init(void)
+{
+	note_sodium_ok = sodium_init() >= 0;
+}
+
+static int note_sodium(void)
+{
+	pthread_once(&note_sodium_once, note_sodium_init);
+	return note_sodium_ok;
+}
+
 int note_signer_from_seed(struct note_signer *s, const char *name,
 			  uint8_t alg, const uint8_t seed[32], struct perr *e)
 {
-	EVP_PKEY *pk;
-	size_t publen = 32;
+	uint8_t sk[crypto_sign_ed25519_SECRETKEYBYTES];
+	int rc;
 
 	memset(s, 0, sizeof *s);
 	if (!note_name_valid(name, strlen(name)))
@@ -117,14 +131,10 @@ int note_signer_from_seed(struct note_signer *s, const char *name,
 				"without spaces or '+'", name);
 	if (!note_alg_known(alg))
 		return perr_set(e, "unknown key type 0x%02x", alg);
-	pk = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, 32);
-	if (pk == NULL)
-		return perr_set(e, "cannot load Ed25519 private key");
-	if (EVP_PKEY_get_raw_public_key(pk, s->pub, &publen) != 1 || publen != 32) {
-		EVP_PKEY_free(pk);
-		return perr_set(e, "cannot derive Ed25519 public key");
-	}
-	EVP_PKEY_free(pk);
+	rc = note_sodium() ? crypto_sign_ed25519_seed_keypair(s->pub, sk, seed) : -1;
+	sodium_memzero(sk, sizeof sk);
+	if (rc != 0)
+		return perr_set(e, "cannot derive the Ed25519 public key");
 	strcpy(s->name, name);
 	s->alg = alg;
 	memcpy(s->seed, seed, 32);
@@ -147,9 +157,9 @@ int note_keygen(struct note_signer *s, const char *name, uint8_t alg,
 
 /* ---- loaded keys ----------------------------------------------------------
  *
- * Signatures are made and checked with libsodium (RFC 8032 Ed25519, the
- * same bytes as OpenSSL's, which derives the public keys here and runs
- * TLS): in bench/node a node spends a sixth of its event loop signing the
+ * Keys are derived and signatures made and checked with libsodium (RFC
+ * 8032 Ed25519, the same bytes as OpenSSL's, which makes the seeds here
+ * and runs TLS): in bench/node a node spends a sixth of its event loop signing the
  * checkpoint of every run it sends, and each FLASH waits for two checks of
  * a signed checkpoint; on this project's machines libsodium signs in 20 µs
  * and checks in 54 where OpenSSL 3.0 takes 57 and 141 (BENCHMARKS.md, the
@@ -173,20 +183,6 @@ struct note_sk_slot {
 static pthread_mutex_t note_sk_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct note_sk_slot note_sk_slots[NOTE_SK_SLOTS];
 static unsigned note_sk_next;
-static pthread_once_t note_sodium_once = PTHREAD_ONCE_INIT;
-static int note_sodium_ok;
-
-static void note_sodium_init(void)
-{
-	note_sodium_ok = sodium_init() >= 0;
-}
-
-static int note_sodium(void)
-{
-	pthread_once(&note_sodium_once, note_sodium_init);
-	return note_sodium_ok;
-}
-
 /* The expanded secret key of seed, into sk.  0, or -1. */
 static int note_sk_get(const uint8_t seed[32], uint8_t sk[crypto_sign_ed25519_SECRETKEYBYTES])
 {
